@@ -1,0 +1,1 @@
+"""Hardware drivers: scanners and printers. They know nothing about loyalty."""

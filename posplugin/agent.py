@@ -1,0 +1,191 @@
+"""The composition root: builds the agent's services from config and secrets, starts and stops them.
+
+Nothing here runs at import; ``Agent`` is created by the CLI (or a test) and owned by the web app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets as token_source
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import __version__
+from .config import Config
+from .database import Database
+from .engage import EngageClient, EngageTimeouts, user_agent
+from .engage_status import EngageStatus
+from .errors import AgentError
+from .events import EventBus
+from .log_redaction import RedactingFilter
+from .member_cache import MemberCache
+from .members import MemberService, MemberSettings
+from .paths import AgentPaths
+from .scan_codes import ScanRules
+from .secret_store import API_TOKEN, ENGAGE_API_KEY, SecretStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentOptions:
+    """Seams for tests and the demo; production uses the defaults."""
+
+    engage_transport: httpx.AsyncBaseTransport | None = None
+    clock: Callable[[], float] = time.time
+    start_scanner: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Agent:
+    def __init__(
+        self,
+        config: Config,
+        paths: AgentPaths,
+        secret_store: SecretStore,
+        redactor: RedactingFilter | None = None,
+        options: AgentOptions | None = None,
+    ) -> None:
+        self.config = config
+        self.paths = paths
+        self.secrets = secret_store
+        self.redactor = redactor or RedactingFilter()
+        self.options = options or AgentOptions()
+        self.started_at = self.options.clock()
+        self.events = EventBus()
+        self.status = EngageStatus(
+            config.engage.breaker_failures,
+            on_change=lambda state: self.events.publish("status", {"engage": state}),
+            clock=self.options.clock,
+        )
+        self.token = self._ensure_token()
+        api_key = secret_store.get(ENGAGE_API_KEY)
+        self.redactor.add_secret(api_key)
+        self.redactor.add_secret(self.token)
+        self.client = EngageClient(
+            config.engage.base_url,
+            api_key,
+            agent=user_agent(config.agent.store_id, config.agent.till_id, config.engage.user_agent_suffix),
+            timeouts=EngageTimeouts(
+                config.engage.connect_timeout, config.engage.read_timeout, config.engage.long_read_timeout
+            ),
+            connect_retries=config.engage.connect_retries,
+            transport=self.options.engage_transport,
+        )
+        self.db = Database(paths.database)
+        self.cache = MemberCache(
+            self.db, config.offline.member_cache_size, config.offline.member_cache_hours * 3600, self.options.clock
+        )
+        self.members = MemberService(
+            self.client,
+            self.cache,
+            self.status,
+            self.events,
+            MemberSettings(
+                lookup_keys=tuple(config.engage.lookup_keys),
+                scan_rules=ScanRules(
+                    config.scanner.strip_prefix, config.scanner.strip_suffix, config.scanner.max_length
+                ),
+                cashier_deadline=config.engage.cashier_deadline,
+                language=config.agent.language,
+            ),
+            clock=self.options.clock,
+        )
+        self.features = {"identify"}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._scanner: Any = None
+        self.last_scan: dict[str, Any] | None = None
+
+    def _ensure_token(self) -> str:
+        token = self.secrets.get(API_TOKEN)
+        if not token:
+            token = token_source.token_urlsafe(32)
+            self.secrets.set(API_TOKEN, token)
+            log.info("generated a new local API token (read it with `posplugin secrets get api-token`)")
+        return token
+
+    def current_token(self) -> str:
+        return self.token
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.paths.ensure()
+        await asyncio.get_running_loop().run_in_executor(None, self.db.open)
+        if not self.client.has_api_key:
+            log.warning("no Engage API key set; run `posplugin secrets set engage-api-key`")
+        self._tasks.append(
+            asyncio.create_task(
+                self.status.probe_forever(self.client.probe, self.config.engage.probe_interval), name="engage-probe"
+            )
+        )
+        if self.options.start_scanner:
+            self._start_scanner()
+        log.info("posplugin %s started on 127.0.0.1:%d", __version__, self.config.agent.port)
+
+    async def stop(self) -> None:
+        if self._scanner is not None:
+            self._scanner.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.client.aclose()
+        self.db.close()
+
+    # ---- scanner ---------------------------------------------------------------------------------------
+
+    def _start_scanner(self) -> None:
+        from drivers.scanner import open_scanner
+
+        loop = asyncio.get_running_loop()
+
+        def on_frame(frame: bytes) -> None:
+            loop.call_soon_threadsafe(lambda: self._spawn(self.handle_scan(frame, "serial")))
+
+        self._scanner = open_scanner(self.config.scanner, on_frame)
+        if self._scanner is not None:
+            self._scanner.start()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def handle_scan(self, frame: bytes, source: str) -> dict[str, Any]:
+        """A hardware scan: decode, identify, and tell the panel through a `scan` event."""
+        raw = frame.decode("utf-8", errors="replace")
+        event: dict[str, Any] = {"source": source, "status": "error"}
+        try:
+            normalised = self.members.parse(raw)
+            self.last_scan = {"raw": raw, "normalised": normalised.value}
+            event["member"] = await self.members.identify(raw)
+            event["status"] = "ok"
+        except AgentError as exc:
+            if exc.code == "invalid_code":
+                self.last_scan = {"raw": raw, "normalised": None}
+            event["error"] = {"code": exc.code, "message": exc.message}
+        except Exception:  # a scan must never take the agent down
+            log.exception("scan handling failed")
+            event["error"] = {"code": "internal_error", "message": "scan failed"}
+        self.events.publish("scan", event)
+        return event
+
+    # ---- health ----------------------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "uptimeSeconds": round(self.options.clock() - self.started_at, 1),
+            "engage": self.status.state,
+            "engageLatencyMs": round(self.status.last_latency * 1000, 1) if self.status.last_latency else None,
+            "features": sorted(self.features),
+            "queue": {"pending": 0, "parked": 0},
+            "printer": {"status": "unknown"},
+            "scanner": {"backend": self.config.scanner.backend, "running": bool(self._scanner)},
+        }

@@ -1,0 +1,246 @@
+"""The ``posplugin`` command: run, demo, simulator, doctor, secrets, config check."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import platformdirs
+
+from . import __version__
+from .config import Config, ConfigError, config_from_mapping, load_config
+from .paths import APP_NAME, AgentPaths, resolve_paths
+from .secret_store import API_TOKEN, SECRET_NAMES, FileBackend, SecretStore, SecretStoreError
+
+DEMO_ENGAGE_PORT = 8790
+DEMO_API_KEY = "demo-key"
+log = logging.getLogger("posplugin")
+
+
+def default_config_path() -> Path | None:
+    env = os.environ.get("POSPLUGIN_CONFIG")
+    if env:
+        return Path(env)
+    candidate = Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+    return candidate if candidate.exists() else None
+
+
+def _load(args: argparse.Namespace) -> Config:
+    path = Path(args.config) if getattr(args, "config", None) else default_config_path()
+    return load_config(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="posplugin", description="Till-side loyalty agent for Voyado Engage")
+    parser.add_argument("--version", action="version", version=f"posplugin {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the agent")
+    run.add_argument("--config", help="config file (default: $POSPLUGIN_CONFIG or the user config folder)")
+
+    demo = sub.add_parser("demo", help="run the agent on the embedded Engage simulator with a file printer")
+    demo.add_argument("--data-dir", default="demo-data", help="where the demo keeps its data (default ./demo-data)")
+    demo.add_argument("--port", type=int, default=8765)
+    demo.add_argument("--engage-port", type=int, default=DEMO_ENGAGE_PORT)
+
+    sim = sub.add_parser("simulator", help="run only the Engage simulator")
+    sim.add_argument("--port", type=int, default=DEMO_ENGAGE_PORT)
+    sim.add_argument("--control-port", type=int, default=None, help="default: port + 1")
+    sim.add_argument("--api-key", default=DEMO_API_KEY)
+    sim.add_argument("--rate-limit", type=int, default=200, help="requests/s per API key before 429")
+    sim.add_argument("--empty", action="store_true", help="start without the demo members")
+
+    doctor = sub.add_parser("doctor", help="check config, secrets, Engage, printer and scanner")
+    doctor.add_argument("--config")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output for monitoring")
+
+    secrets = sub.add_parser("secrets", help="manage the Engage API key, API token and PIN hash")
+    secrets.add_argument("--config")
+    secrets.add_argument("action", choices=("set", "get", "delete", "status"))
+    secrets.add_argument("name", nargs="?", choices=SECRET_NAMES)
+
+    check = sub.add_parser("config", help="validate a config file")
+    check.add_argument("action", choices=("check", "show"))
+    check.add_argument("--config")
+
+    args = parser.parse_args(argv)
+    try:
+        handler = {
+            "run": cmd_run,
+            "demo": cmd_demo,
+            "simulator": cmd_simulator,
+            "doctor": cmd_doctor,
+            "secrets": cmd_secrets,
+            "config": cmd_config,
+        }[args.command]
+        return handler(args)
+    except ConfigError as exc:
+        print(f"posplugin: config error: {exc}", file=sys.stderr)
+        return 2
+    except SecretStoreError as exc:
+        print(f"posplugin: secrets: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _store(config: Config, paths: AgentPaths | None = None) -> SecretStore:
+    return SecretStore((paths or resolve_paths(config)).data_dir, os.environ)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .agent import Agent
+    from .log_redaction import configure_logging
+    from .web.serve import build_server
+
+    config = _load(args)
+    paths = resolve_paths(config)
+    paths.ensure()
+    redactor = configure_logging(paths.log_file)
+    _require_free_port(config.agent.port)
+    agent = Agent(config, paths, _store(config, paths), redactor)
+    build_server(agent).run()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .agent import Agent
+    from .log_redaction import configure_logging
+    from .simulator import EngageSimulator, SimState, seed_demo_data
+    from .web.serve import build_server
+
+    data_dir = Path(args.data_dir).resolve()
+    _require_free_port(args.port)
+    _require_free_port(args.engage_port)
+    config = config_from_mapping(
+        {
+            "agent": {
+                "port": args.port,
+                "data_dir": str(data_dir),
+                "log_dir": str(data_dir / "logs"),
+                "store_id": "demo-store",
+                "till_id": "till-1",
+                "language": "sv",
+            },
+            "engage": {"base_url": f"http://127.0.0.1:{args.engage_port}"},
+            "printer": {"backend": "file", "file_path": str(data_dir / "printer.bin")},
+        },
+        source="<demo>",
+    )
+    paths = resolve_paths(config)
+    paths.ensure()
+    redactor = configure_logging(paths.log_file)
+    simulator = EngageSimulator(
+        seed_demo_data(SimState()), api_key=DEMO_API_KEY, port=args.engage_port, control_port=args.engage_port + 1
+    ).start()
+    secrets = SecretStore(data_dir, {"POSPLUGIN_ENGAGE_API_KEY": DEMO_API_KEY}, backend=FileBackend(paths.secrets_file))
+    agent = Agent(config, paths, secrets, redactor)
+    print(
+        f"\n  posplugin demo {__version__}\n"
+        f"  Cashier panel:      http://127.0.0.1:{args.port}/\n"
+        f"  Health:             http://127.0.0.1:{args.port}/api/v1/health\n"
+        f"  OpenAPI:            http://127.0.0.1:{args.port}/openapi.json\n"
+        f"  Engage simulator:   {simulator.url} (control: {simulator.control_url})\n"
+        f"  API token:          {agent.token}\n"
+        f"  Receipts go to:     {config.printer.file_path}\n"
+        f"  Try a card number:  2400000010014 (Åsa Öberg), 1000003 (Märta Lindqvist)\n"
+        f"  Stop with Ctrl-C.\n",
+        flush=True,
+    )
+    try:
+        build_server(agent).run()
+    finally:
+        simulator.stop()
+    return 0
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from .simulator import EngageSimulator, SimState, seed_demo_data
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = SimState() if args.empty else seed_demo_data(SimState())
+    control = args.control_port if args.control_port is not None else args.port + 1
+    simulator = EngageSimulator(
+        state, api_key=args.api_key, port=args.port, control_port=control, rate_limit_per_second=args.rate_limit
+    ).start()
+    print(f"Engage simulator on {simulator.url} (control {simulator.control_url}); Ctrl-C stops it", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        simulator.stop()
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import as_json, run_checks
+
+    config = _load(args)
+    paths = resolve_paths(config)
+    checks = run_checks(config, paths, _store(config, paths))
+    if args.json:
+        print(json.dumps(as_json(checks), indent=2))
+    else:
+        for check in checks:
+            print(check.line())
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    config = _load(args)
+    store = _store(config)
+    if args.action == "status":
+        for name in SECRET_NAMES:
+            source = store.source(name)
+            print(f"{name:<15} {'set' if source.present else 'missing':<8} {source.backend}")
+        return 0
+    if args.name is None:
+        print("posplugin secrets: name the secret (engage-api-key, api-token, pin-hash)", file=sys.stderr)
+        return 2
+    if args.action == "set":
+        # Never from argv: command lines end up in shell history and process listings.
+        value = getpass.getpass(f"{args.name}: ") if sys.stdin.isatty() else sys.stdin.readline()
+        store.set(args.name, value.strip())
+        print(f"{args.name} stored ({store.backend.name})")
+        return 0
+    if args.action == "get":
+        if args.name != API_TOKEN:
+            print(
+                f"posplugin secrets: {args.name} is write-only; use `secrets status` to see if it is set",
+                file=sys.stderr,
+            )
+            return 2
+        value = store.get(API_TOKEN)
+        if not value:
+            print("posplugin secrets: no api-token yet; start the agent once or set one", file=sys.stderr)
+            return 1
+        print(value)
+        return 0
+    removed = store.delete(args.name)
+    print(f"{args.name} {'deleted' if removed else 'was not set'}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if args.action == "check":
+        print(f"{config.source}: ok")
+        return 0
+    print(json.dumps(dataclasses.asdict(config), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _require_free_port(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ConfigError(f"port {port} on 127.0.0.1 is already in use (another posplugin running?)") from None

@@ -1,0 +1,264 @@
+"""Typed configuration loaded from a TOML file.
+
+Every key has a default, so an empty file is a valid config. Unknown keys, wrong types and bad values stop
+start-up with one line naming the file and the key: a typo in a till's config must not be silently ignored.
+Secrets (API key, API token, PIN hash) are deliberately *not* config keys; see ``secret_store``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+LANGUAGES = ("sv", "en")
+# Engage lookup keys a scanned code may be tried against; `any` is deliberately absent (see engage-api.md).
+LOOKUP_KEYS = ("customKey", "memberNumber", "externalId", "email", "mobilePhone", "socialSecurityNumber")
+PRINTER_BACKENDS = ("file", "usb", "serial", "network", "win32raw", "none")
+SCANNER_BACKENDS = ("none", "serial", "evdev")
+SCANNER_FRAMINGS = ("CR", "LF", "CRLF", "gap")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class ConfigError(ValueError):
+    """A config problem, phrased as one line an IT admin can act on."""
+
+
+def _check(predicate: Callable[[Any], bool], message: str) -> dict[str, object]:
+    return {"check": (predicate, message)}
+
+
+def _positive(value: Any) -> bool:
+    return bool(value > 0)
+
+
+def _port(value: Any) -> bool:
+    return 1 <= int(value) <= 65535
+
+
+def _engage_url(value: Any) -> bool:
+    parts = urlsplit(str(value))
+    if not parts.netloc or parts.query or parts.fragment:
+        return False
+    if parts.scheme == "https":
+        return True
+    # Plain http only towards this machine (the embedded simulator).
+    return parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
+
+
+def _origin(value: Any) -> bool:
+    parts = urlsplit(str(value))
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.path in ("", "/") and not parts.query
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    port: int = field(default=8765, metadata=_check(_port, "must be a TCP port 1-65535"))
+    data_dir: str = ""
+    log_dir: str = ""
+    store_id: str = ""
+    till_id: str = ""
+    language: str = field(default="sv", metadata=_check(lambda v: v in LANGUAGES, f"must be one of {LANGUAGES}"))
+
+
+@dataclass(frozen=True)
+class EngageConfig:
+    base_url: str = field(
+        default="http://127.0.0.1:8790",
+        metadata=_check(_engage_url, "must be an https:// URL (http:// only for 127.0.0.1/localhost)"),
+    )
+    lookup_keys: list[str] = field(
+        default_factory=lambda: ["customKey"],
+        metadata=_check(
+            lambda v: bool(v) and all(k in LOOKUP_KEYS for k in v), f"must be a non-empty list from {LOOKUP_KEYS}"
+        ),
+    )
+    connect_timeout: float = field(default=3.0, metadata=_check(_positive, "must be > 0 seconds"))
+    read_timeout: float = field(default=10.0, metadata=_check(_positive, "must be > 0 seconds"))
+    long_read_timeout: float = field(
+        default=75.0, metadata=_check(lambda v: v >= 60, "must be >= 60 seconds (vendor guidance for redeem)")
+    )
+    connect_retries: int = field(default=1, metadata=_check(lambda v: 0 <= v <= 5, "must be 0-5"))
+    user_agent_suffix: str = ""
+    cashier_deadline: float = field(default=2.5, metadata=_check(_positive, "must be > 0 seconds"))
+    breaker_failures: int = field(default=3, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+    probe_interval: float = field(default=10.0, metadata=_check(_positive, "must be > 0 seconds"))
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    allowed_origins: list[str] = field(
+        default_factory=list,
+        metadata=_check(lambda v: all(_origin(o) for o in v), "must be origins like http://pos.local:3000"),
+    )
+    max_body_bytes: int = field(default=65536, metadata=_check(_positive, "must be > 0"))
+
+
+@dataclass(frozen=True)
+class OfflineConfig:
+    member_cache_size: int = field(default=500, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    member_cache_hours: float = field(default=72.0, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    max_queued_per_till: int = field(default=50, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    max_offline_hours: float = field(default=24.0, metadata=_check(lambda v: v >= 0, "must be >= 0"))
+    cashier_wait: float = field(default=5.0, metadata=_check(_positive, "must be > 0 seconds"))
+    park_after_hours: float = field(default=72.0, metadata=_check(_positive, "must be > 0"))
+    max_attempts: int = field(default=30, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+    worker_concurrency: int = field(default=4, metadata=_check(lambda v: 1 <= v <= 4, "must be 1-4"))
+    max_requests_per_second: float = field(
+        default=10.0, metadata=_check(lambda v: 0 < v <= 40, "must be > 0 and <= 40 (vendor limit is 50/s)")
+    )
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    backend: str = field(
+        default="file", metadata=_check(lambda v: v in PRINTER_BACKENDS, f"must be one of {PRINTER_BACKENDS}")
+    )
+    file_path: str = ""
+    usb_vendor_id: int = 0
+    usb_product_id: int = 0
+    serial_port: str = ""
+    baudrate: int = field(default=38400, metadata=_check(_positive, "must be > 0"))
+    flow_control: str = field(
+        default="none", metadata=_check(lambda v: v in ("none", "rtscts", "xonxoff"), "must be none/rtscts/xonxoff")
+    )
+    host: str = ""
+    tcp_port: int = field(default=9100, metadata=_check(_port, "must be a TCP port 1-65535"))
+    windows_name: str = ""
+    profile: str = "default"
+    paper_mm: int = field(default=80, metadata=_check(lambda v: v in (58, 80), "must be 58 or 80"))
+    columns: int = field(default=0, metadata=_check(lambda v: v == 0 or 16 <= v <= 64, "must be 0 (auto) or 16-64"))
+    codepage: str = "CP858"
+    timeout: float = field(default=5.0, metadata=_check(_positive, "must be > 0 seconds"))
+    drawer_kick: bool = False
+
+
+@dataclass(frozen=True)
+class ScannerConfig:
+    backend: str = field(
+        default="none", metadata=_check(lambda v: v in SCANNER_BACKENDS, f"must be one of {SCANNER_BACKENDS}")
+    )
+    serial_port: str = ""
+    baudrate: int = field(default=9600, metadata=_check(_positive, "must be > 0"))
+    framing: str = field(
+        default="CR", metadata=_check(lambda v: v in SCANNER_FRAMINGS, f"must be one of {SCANNER_FRAMINGS}")
+    )
+    gap_ms: int = field(default=60, metadata=_check(_positive, "must be > 0"))
+    evdev_device: str = ""
+    strip_prefix: str = ""
+    strip_suffix: str = ""
+    max_length: int = field(default=256, metadata=_check(lambda v: 8 <= v <= 4096, "must be 8-4096"))
+
+
+@dataclass(frozen=True)
+class ReceiptConfig:
+    header: list[str] = field(default_factory=list)
+    footer: list[str] = field(default_factory=list)
+    logo_path: str = ""
+    point_shop_qr: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    engage: EngageConfig = field(default_factory=EngageConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    offline: OfflineConfig = field(default_factory=OfflineConfig)
+    printer: PrinterConfig = field(default_factory=PrinterConfig)
+    scanner: ScannerConfig = field(default_factory=ScannerConfig)
+    receipt: ReceiptConfig = field(default_factory=ReceiptConfig)
+    source: str = field(default="<defaults>", compare=False)
+
+
+SECTIONS: dict[str, type[Any]] = {
+    name: hint for name, hint in typing.get_type_hints(Config).items() if name != "source"
+}
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate ``path``; ``None`` gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return config_from_mapping(raw, source=str(path))
+
+
+def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> Config:
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(SECTIONS)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        sections[name] = _build_section(SECTIONS[name], name, value, source)
+    return Config(**sections, source=source)
+
+
+def _build_section(cls: type[Any], section: str, values: Mapping[str, Any], source: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        where = f"{source}: [{section}] {key}"
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key (known: {', '.join(known)})")
+        kwargs[key] = _coerce(hints[key], value, where)
+        check = known[key].metadata.get("check")
+        if check is not None:
+            predicate, message = check
+            if not predicate(kwargs[key]):
+                raise ConfigError(f"{where} = {value!r}: {message}")
+    return cls(**kwargs)
+
+
+def _coerce(expected: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(expected)
+    if origin is list:
+        (item_type,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {_kind(value)}")
+        return [_coerce(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(expected, types.UnionType):
+        raise TypeError(f"unsupported config type {expected}")  # pragma: no cover - guards future edits
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {_kind(value)}")
+        return value
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {_kind(value)}")
+        return value
+    if expected is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: expected a number, got {_kind(value)}")
+        return float(value)
+    if expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {_kind(value)}")
+        return value
+    raise TypeError(f"unsupported config type {expected}")  # pragma: no cover
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def replace_section(config: Config, section: str, **changes: Any) -> Config:
+    """A copy of ``config`` with keys of one section changed, validated like a loaded file."""
+    current = dataclasses.asdict(getattr(config, section))
+    current.update(changes)
+    rebuilt = _build_section(SECTIONS[section], section, current, config.source)
+    return dataclasses.replace(config, **{section: rebuilt})

@@ -1,0 +1,127 @@
+"""The agent's SQLite database: one file, one connection, one writer thread.
+
+All access goes through ``Database.run``, which executes a function on the database thread. That keeps the
+event loop free of blocking I/O and makes "one writer" a property of the design rather than a convention.
+WAL with ``synchronous=FULL``: a commit is on disk when ``run`` returns, which is what "captured" means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# Each entry upgrades the schema by one version. Never edit a released entry; append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE member_cache (
+        contact_id TEXT PRIMARY KEY,
+        view_json  TEXT NOT NULL,
+        fetched_at REAL NOT NULL,
+        last_used  REAL NOT NULL
+    );
+    CREATE INDEX member_cache_last_used ON member_cache(last_used);
+    CREATE TABLE scan_keys (
+        code_hash  TEXT PRIMARY KEY,
+        contact_id TEXT NOT NULL,
+        seen_at    REAL NOT NULL
+    );
+    CREATE INDEX scan_keys_contact ON scan_keys(contact_id);
+    """,
+)
+
+
+class DatabaseError(RuntimeError):
+    pass
+
+
+def open_connection(path: Path) -> sqlite3.Connection:
+    """Open, tune, check and migrate. Used by the database thread and by offline CLI commands."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise DatabaseError(f"{path}: cannot switch to WAL journal (got {mode})")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    check = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if check != "ok":
+        raise DatabaseError(f"{path}: database failed its integrity check ({check}); restore from backup")
+    migrate(conn)
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    current = schema_version(conn)
+    if current > len(MIGRATIONS):
+        raise DatabaseError(
+            f"database schema {current} is newer than this version of posplugin knows ({len(MIGRATIONS)}); "
+            "upgrade posplugin instead of downgrading"
+        )
+    for version in range(current, len(MIGRATIONS)):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return schema_version(conn)
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posplugin-db")
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = open_connection(self.path)
+        return self._conn
+
+    def open(self) -> None:
+        """Open synchronously (start-up: a broken database should stop the agent with a clear line)."""
+        self._executor.submit(self._connection).result()
+
+    async def run(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: func(self._connection()))
+
+    def run_sync(self, func: Callable[[sqlite3.Connection], T]) -> T:
+        return self._executor.submit(lambda: func(self._connection())).result()
+
+    def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        self._executor.submit(_close).result()
+        self._executor.shutdown(wait=True)
+
+
+def transaction(conn: sqlite3.Connection, func: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``func`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on any error)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = func(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result

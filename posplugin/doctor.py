@@ -1,0 +1,132 @@
+"""``posplugin doctor``: one line per check with ok/FAIL and what to do about a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import __version__
+from .config import Config
+from .database import DatabaseError, open_connection, schema_version
+from .engage import EngageAuthError, EngageClient, EngageError, EngageTimeouts, user_agent
+from .paths import AgentPaths
+from .secret_store import API_TOKEN, ENGAGE_API_KEY, SecretStore, SecretStoreError
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{'ok  ' if self.ok else 'FAIL'}  {self.name:<10} {self.detail}"
+        return text + (f"\n      fix: {self.fix}" if not self.ok and self.fix else "")
+
+
+def run_checks(config: Config, paths: AgentPaths, secrets: SecretStore) -> list[Check]:
+    checks = [Check("version", True, __version__), Check("config", True, config.source)]
+    checks.append(_check_data(paths))
+    checks.extend(_check_secrets(secrets))
+    checks.append(asyncio.run(_check_engage(config, secrets)))
+    checks.append(_check_printer(config))
+    checks.append(_check_scanner(config))
+    return checks
+
+
+def as_json(checks: list[Check]) -> dict[str, object]:
+    return {"ok": all(c.ok for c in checks), "version": __version__, "checks": [asdict(c) for c in checks]}
+
+
+def _check_data(paths: AgentPaths) -> Check:
+    try:
+        paths.ensure()
+        conn = open_connection(paths.database)
+        version = schema_version(conn)
+        conn.close()
+    except (OSError, sqlite3.Error, DatabaseError) as exc:
+        return Check("database", False, str(exc), f"make {paths.data_dir} writable by the service user")
+    return Check("database", True, f"{paths.database} (schema {version}, integrity ok)")
+
+
+def _check_secrets(secrets: SecretStore) -> list[Check]:
+    results = []
+    for name, fix in (
+        (ENGAGE_API_KEY, "posplugin secrets set engage-api-key < keyfile"),
+        (API_TOKEN, "start the agent once (it creates a token) or: posplugin secrets set api-token"),
+    ):
+        try:
+            source = secrets.source(name)
+        except SecretStoreError as exc:
+            results.append(Check(name, False, str(exc), fix))
+            continue
+        detail = f"set ({source.backend})" if source.present else "missing"
+        results.append(Check(name, source.present, detail, fix))
+    return results
+
+
+async def _check_engage(config: Config, secrets: SecretStore) -> Check:
+    try:
+        key = secrets.get(ENGAGE_API_KEY)
+    except SecretStoreError:
+        key = None
+    timeouts = EngageTimeouts(config.engage.connect_timeout, min(config.engage.read_timeout, 10.0))
+    agent = user_agent(config.agent.store_id, config.agent.till_id, config.engage.user_agent_suffix)
+    async with EngageClient(config.engage.base_url, key, agent=agent, timeouts=timeouts) as client:
+        try:
+            latency = await client.probe()
+        except EngageAuthError:
+            return Check(
+                "engage",
+                False,
+                f"{config.engage.base_url} refused the API key",
+                "set the right key: posplugin secrets set engage-api-key",
+            )
+        except EngageError as exc:
+            return Check(
+                "engage", False, f"{config.engage.base_url}: {exc}", "check the network, proxy and [engage] base_url"
+            )
+    return Check("engage", True, f"{config.engage.base_url} answered in {latency * 1000:.0f} ms")
+
+
+def _check_printer(config: Config) -> Check:
+    printer = config.printer
+    if printer.backend == "none":
+        return Check("printer", True, "no printer configured")
+    if printer.backend == "file":
+        target = Path(printer.file_path) if printer.file_path else None
+        if target is None:
+            return Check("printer", False, "file backend without [printer] file_path", "set [printer] file_path")
+        folder = target.parent
+        if folder.exists() and os.access(folder, os.W_OK):
+            return Check("printer", True, f"file {target}")
+        return Check("printer", False, f"cannot write to {folder}", f"create {folder} or choose another file_path")
+    if printer.backend == "serial" and printer.serial_port and not printer.serial_port.startswith(("COM", "/")):
+        return Check("printer", False, f"serial port {printer.serial_port!r} looks wrong", "use /dev/ttyUSB0 or COM3")
+    return Check("printer", True, f"{printer.backend} configured (a test print checks the device itself)")
+
+
+def _check_scanner(config: Config) -> Check:
+    scanner = config.scanner
+    if scanner.backend == "none":
+        return Check("scanner", True, "keyboard-wedge scanning through the panel")
+    if scanner.backend == "serial":
+        from serial.tools import list_ports
+
+        ports = [p.device for p in list_ports.comports()]
+        if scanner.serial_port in ports or "://" in scanner.serial_port:
+            return Check("scanner", True, f"serial {scanner.serial_port}")
+        return Check(
+            "scanner",
+            False,
+            f"serial port {scanner.serial_port!r} not present (have: {ports or 'none'})",
+            "plug the scanner in or fix [scanner] serial_port",
+        )
+    device = Path(scanner.evdev_device)
+    if device.exists() and os.access(device, os.R_OK):
+        return Check("scanner", True, f"evdev {device}")
+    return Check("scanner", False, f"cannot read {device}", "install the udev rule and add the user to its group")

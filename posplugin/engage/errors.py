@@ -1,0 +1,123 @@
+"""Typed Engage errors.
+
+The split that matters for money is *was the request sent?*: ``EngageUnreachable`` means nothing reached Engage
+(safe to send again); ``EngageNoAnswer`` and ``EngageServerError`` mean it may have been processed (reconcile
+with a GET before any re-send).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+# Code names the vendor documents (seeds and engage-api.md), plus the few whose exact spelling is assumed.
+KNOWN_CODES = frozenset(
+    {
+        "ContactNotFound",
+        "MultipleMatches",
+        "InvalidEmailAddress",
+        "InvalidPhoneNumber",
+        "InvalidSocialSecurityNumber",
+        "InvalidContactType",
+        "InvalidSearchQuery",
+        "InvalidSystemConfiguration",
+        "InvalidContact",
+        "InvalidRewardVoucherId",
+        "RewardVoucherNotFound",
+        "RewardVoucherAlreadyRedeemed",
+        "RewardVoucherExpired",
+        "RewardVoucherAlreadyActivated",
+        "ReactivationLimitExceeded",
+        "GatewayTimeout",
+        "PromotionAssignmentContactNotFound",
+        "PromotionAssignmentPromotionNotFound",
+        "PromotionAssignmentPromotionExpired",
+        "PromotionAssignmentError",
+        "PointShopItemNotFound",
+        "PointShopItemPurchaseProcessingTimedOut",
+        "PointShopItemPurchaseFailed",
+        "PointShopItemPurchaseIdConflict",
+        "InsufficientPoints",
+        "PointShopItemPurchasesNotFound",
+        "TooManyItems",
+        "NewPointSystemNotActive",
+        "PointAccountNotFound",
+        "PointTransactionNotFound",
+        "PointDefinitionNotFound",
+        "InvalidReceipt",
+        "Unauthorized",
+        "TooManyRequests",
+    }
+)
+_CODE_FIELDS = ("errorCode", "code", "error", "errorType", "title", "message", "detail")
+
+
+class EngageError(Exception):
+    """Base for every failure talking to Engage."""
+
+
+class EngageUnreachable(EngageError):
+    """Nothing reached Engage (connect refused, DNS, connect timeout): safe to try again."""
+
+
+class EngageNoAnswer(EngageError):
+    """The request went out but no answer came back (read timeout, reset): the outcome is unknown."""
+
+
+class EngageBadResponse(EngageError):
+    """Engage answered 2xx with a body that is not what the API documents."""
+
+
+class EngageHTTPError(EngageError):
+    def __init__(self, status: int, code: str | None, detail: str, server_date: datetime | None = None) -> None:
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.server_date = server_date
+        super().__init__(f"Engage answered {status} {code or ''}".rstrip() + (f": {detail}" if detail else ""))
+
+
+class EngageServerError(EngageHTTPError):
+    """5xx, including 504 GatewayTimeout: for a POST the outcome is unknown."""
+
+
+class EngageAuthError(EngageHTTPError):
+    """401/403: the API key is missing, wrong or lacks rights."""
+
+
+class EngageRateLimited(EngageHTTPError):
+    def __init__(self, status: int, code: str | None, detail: str, retry_after: float | None) -> None:
+        super().__init__(status, code, detail)
+        self.retry_after = retry_after
+
+
+def parse_error_code(body: bytes, content_type: str) -> tuple[str | None, str]:
+    """Find the vendor's code name in an error body of unknown shape; returns (code, short detail)."""
+    text = body[:2000].decode("utf-8", errors="replace").strip()
+    data: Any = None
+    if text[:1] in ("{", "[", '"'):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+    if isinstance(data, str):
+        return (data if data in KNOWN_CODES else None), data[:200]
+    if isinstance(data, dict):
+        strings = [data[f] for f in _CODE_FIELDS if isinstance(data.get(f), str)]
+        strings += [v for v in data.values() if isinstance(v, str) and v not in strings]
+        for value in strings:
+            for code in KNOWN_CODES:
+                if code in value:
+                    return code, value[:200]
+        for name in ("errorCode", "code"):
+            value = data.get(name)
+            if isinstance(value, str) and value.isidentifier():
+                return value, (strings[0] if strings else value)[:200]
+        return None, (strings[0] if strings else "")[:200]
+    if "html" in content_type.lower() or text.lower().startswith("<"):
+        return None, "non-JSON error page"
+    for code in KNOWN_CODES:
+        if code in text:
+            return code, text[:200]
+    return None, text[:200]

@@ -1,0 +1,82 @@
+"""Is Engage reachable? A small breaker so the cashier never waits on a dead network.
+
+A few consecutive transport failures mark Engage offline at once; while offline the cashier path does not call
+Engage at all (it serves the cache). A background probe marks it online again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from .engage import EngageBadResponse, EngageError, EngageNoAnswer, EngageServerError, EngageUnreachable
+
+log = logging.getLogger(__name__)
+
+ONLINE, OFFLINE, UNKNOWN = "online", "offline", "unknown"
+# Errors that say "Engage is not usable right now"; 4xx answers prove it is reachable.
+TRANSPORT_FAILURES: tuple[type[EngageError], ...] = (
+    EngageUnreachable,
+    EngageNoAnswer,
+    EngageServerError,
+    EngageBadResponse,
+)
+
+
+class EngageStatus:
+    def __init__(
+        self,
+        failures_to_trip: int,
+        on_change: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.failures_to_trip = failures_to_trip
+        self.state = UNKNOWN
+        self.consecutive_failures = 0
+        self.offline_since: float | None = None
+        self.last_latency: float | None = None
+        self.last_error = ""
+        self._on_change = on_change
+        self._clock = clock
+
+    @property
+    def is_offline(self) -> bool:
+        return self.state == OFFLINE
+
+    def record_success(self, latency: float | None = None) -> None:
+        self.consecutive_failures = 0
+        if latency is not None:
+            self.last_latency = latency
+        self._set(ONLINE)
+
+    def record_failure(self, error: BaseException) -> None:
+        if not isinstance(error, TRANSPORT_FAILURES):
+            self.record_success()
+            return
+        self.consecutive_failures += 1
+        self.last_error = type(error).__name__
+        if self.consecutive_failures >= self.failures_to_trip:
+            self._set(OFFLINE)
+
+    def _set(self, state: str) -> None:
+        if state == self.state:
+            return
+        previous, self.state = self.state, state
+        self.offline_since = self._clock() if state == OFFLINE else None
+        log.info("Engage is now %s (was %s)", state, previous)
+        if self._on_change is not None:
+            self._on_change(state)
+
+    async def probe_forever(self, probe: Callable[[], Awaitable[float]], interval: float) -> None:
+        """Probe while offline or unknown; while online, real traffic keeps the state current."""
+        while True:
+            if self.state != ONLINE:
+                try:
+                    self.record_success(await probe())
+                except EngageError as exc:
+                    self.record_failure(exc)
+                    if not isinstance(exc, TRANSPORT_FAILURES):
+                        log.warning("Engage probe answered %s", exc)
+            await asyncio.sleep(interval)

@@ -1,0 +1,84 @@
+"""One redaction filter for every log line the agent writes.
+
+Secrets (API key, token, PIN) registered at run time are removed outright. Personal data is masked by shape:
+e-mail addresses, long digit runs (phone numbers, personal identity numbers, card and voucher numbers) and
+GUIDs (contactIds). httpx's INFO request lines are silenced at the source because their URLs carry contactIds.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-])[A-Za-z0-9.-]*\.([A-Za-z]{2,})")
+GUID = re.compile(r"\b([0-9a-fA-F]{8})-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+# Digit runs of 7+ (optionally with spaces/dashes, a leading +): phones, SSNs, card and voucher numbers.
+DIGITS = re.compile(r"\+?\d(?:[ -]?\d){6,}")
+QUIET_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "hpack")
+
+
+def mask_digits(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[secret]")
+    text = EMAIL.sub(r"\1***@\2***.\3", text)
+    text = GUID.sub(r"\1-…", text)
+    return DIGITS.sub(mask_digits, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message (and exception text) in place before any handler formats it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def add_secret(self, value: str | None) -> None:
+        if value:
+            self._secrets.add(value)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):
+            text = str(record.msg)
+        record.msg = redact(text, self._secrets)
+        record.args = None
+        if record.exc_info:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(formatted, self._secrets)
+            record.exc_info = None
+        return True
+
+
+def configure_logging(log_file: Path | None, level: int = logging.INFO) -> RedactingFilter:
+    """Root logging to stderr (journald on a service) and, when given, a rotating file. Returns the filter so
+    secrets can be registered as they become known."""
+    redactor = RedactingFilter()
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handlers.append(
+            logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        handler.addFilter(redactor)
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return redactor

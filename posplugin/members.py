@@ -1,0 +1,302 @@
+"""Identify members and build the member view the cashier panel and the POS show.
+
+The view merges contact, point accounts and available vouchers, fetched concurrently. When a card was seen
+before, its contactId is known locally and the card lookup runs alongside the three fetches instead of before
+them, so a returning member costs one Engage round trip instead of two. Engage slow or down: the cached view
+is served with ``source: "cache"`` and its age.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from .engage import (
+    Contact,
+    EngageAuthError,
+    EngageClient,
+    EngageError,
+    EngageHTTPError,
+    Money,
+    PointAccount,
+    PointTransaction,
+    Voucher,
+)
+from .engage_status import TRANSPORT_FAILURES, EngageStatus
+from .errors import AgentError
+from .events import EventBus
+from .member_cache import MemberCache
+from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
+from .texts import message, readable_description
+
+log = logging.getLogger(__name__)
+NOT_FOUND_CODES = {"ContactNotFound", "InvalidContactId", "InvalidContact"}
+TX_FILTERS = {"all": "All", "active": "Active", "pending": "Pending"}
+
+
+def number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def money_json(value: Money | None) -> dict[str, Any] | None:
+    return {"amount": number(value.amount), "currency": value.currency} if value else None
+
+
+def build_view(
+    contact: Contact, accounts: Sequence[PointAccount], vouchers: Sequence[Voucher], now: float
+) -> dict[str, Any]:
+    return {
+        "contact": {
+            "id": contact.id,
+            "firstName": contact.first_name,
+            "lastName": contact.last_name,
+            "memberNumber": contact.member_number,
+        },
+        "points": {
+            "balance": number(sum((a.balance for a in accounts), Decimal(0))),
+            "pending": number(sum((a.pending_points for a in accounts), Decimal(0))),
+            "accounts": [
+                {
+                    "id": a.id,
+                    "definitionId": a.definition_id,
+                    "balance": number(a.balance),
+                    "pendingPoints": number(a.pending_points),
+                    "balanceExpires": iso(a.balance_expires),
+                }
+                for a in sorted(accounts, key=lambda a: a.definition_id)
+            ],
+        },
+        "vouchers": [
+            {
+                "id": v.id,
+                "voucherNumber": v.voucher_number,
+                "name": v.name,
+                "value": money_json(v.value),
+                "localValues": [money_json(m) for m in v.local_values],
+                "expiresOn": iso(v.expires_on),
+                "points": number(v.points) if v.points is not None else None,
+            }
+            for v in vouchers
+            if not v.redeemed
+        ],
+        "source": "live",
+        "fetchedAt": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+@dataclass(frozen=True)
+class MemberSettings:
+    lookup_keys: tuple[str, ...]
+    scan_rules: ScanRules
+    cashier_deadline: float
+    language: str
+
+
+class MemberService:
+    def __init__(
+        self,
+        client: EngageClient,
+        cache: MemberCache,
+        status: EngageStatus,
+        events: EventBus,
+        settings: MemberSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.status = status
+        self.events = events
+        self.settings = settings
+        self._clock = clock
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def _error(self, status: int, code: str) -> AgentError:
+        return AgentError(status, code, message(code, self.settings.language))
+
+    # ---- identify --------------------------------------------------------------------------------------
+
+    def parse(self, raw: str) -> ScanCode:
+        try:
+            return parse_scan(raw, self.settings.scan_rules)
+        except InvalidCode as exc:
+            raise AgentError(
+                422, "invalid_code", f"{message('invalid_code', self.settings.language)} ({exc})"
+            ) from None
+
+    async def identify(self, raw: str) -> dict[str, Any]:
+        code = self.parse(raw)
+        known_id = code.value if code.is_contact_id else await self.cache.contact_for_code(code.value)
+        if self.status.is_offline:
+            return await self._from_cache_or_fail(known_id, EngageError("offline"))
+        live = asyncio.create_task(self._identify_live(code, known_id))
+        return await self._answer(live, known_id)
+
+    async def member(self, contact_id: str) -> dict[str, Any]:
+        if self.status.is_offline:
+            return await self._from_cache_or_fail(contact_id, EngageError("offline"))
+        live = asyncio.create_task(self._fetch_view(contact_id, code=None))
+        return await self._answer(live, contact_id)
+
+    async def _answer(self, live: asyncio.Task[dict[str, Any]], known_id: str | None) -> dict[str, Any]:
+        """Wait for the live view up to the cashier deadline; past it, a cached view answers instead and the
+        live fetch carries on to refresh the cache (and the panel, through a `member` event)."""
+        cached = await self.cache.get(known_id) if known_id else None
+        if cached is not None:
+            done, _ = await asyncio.wait({live}, timeout=self.settings.cashier_deadline)
+            if not done:
+                self._background.add(live)
+                live.add_done_callback(self._finish_background)
+                return self._cached_view(cached.view, cached.fetched_at, "slow")
+        try:
+            return await live
+        except AgentError:
+            raise
+        except EngageError as exc:
+            return await self._from_cache_or_fail(known_id, exc)
+
+    def _finish_background(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("background member refresh failed: %s", type(task.exception()).__name__)
+
+    async def _identify_live(self, code: ScanCode, known_id: str | None) -> dict[str, Any]:
+        if code.is_contact_id:
+            return await self._fetch_view(code.value, code=None)
+        if known_id is None:
+            contact_id = await self._lookup(code.value)
+            return await self._fetch_view(contact_id, code=code.value)
+        # Speculate on the remembered contactId while confirming the card still belongs to it.
+        lookup = asyncio.create_task(self._lookup(code.value))
+        view = asyncio.create_task(self._fetch_view(known_id, code=None))
+        try:
+            contact_id = await lookup
+        except BaseException:
+            view.cancel()
+            raise
+        if contact_id != known_id:
+            view.cancel()
+            return await self._fetch_view(contact_id, code=code.value)
+        result = await view
+        await self.cache.put(contact_id, result, code.value)
+        return result
+
+    async def _lookup(self, value: str) -> str:
+        for key in self.settings.lookup_keys:
+            try:
+                contact_id = await self.client.find_contact_id(key, value)
+            except EngageHTTPError as exc:
+                self._note(exc)
+                if exc.status == 409:
+                    raise self._error(409, "multiple_members") from None
+                if exc.status in (400, 404):
+                    continue  # not found under this key, or the code does not fit its format
+                raise self._translate(exc) from None
+            except EngageError as exc:
+                self._note(exc)
+                raise
+            self.status.record_success()
+            return contact_id
+        raise self._error(404, "member_not_found")
+
+    async def _fetch_view(self, contact_id: str, code: str | None) -> dict[str, Any]:
+        results = await asyncio.gather(
+            self.client.get_contact(contact_id),
+            self.client.get_point_accounts(contact_id),
+            self.client.list_all_vouchers(contact_id, "available"),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                if not isinstance(result, EngageError):
+                    raise result
+                self._note(result)
+                if isinstance(result, EngageHTTPError) and result.code in NOT_FOUND_CODES:
+                    raise self._error(404, "member_not_found") from None
+                raise self._translate(result) from None
+        contact, accounts, vouchers = results
+        assert isinstance(contact, Contact) and isinstance(accounts, list) and isinstance(vouchers, list)
+        self.status.record_success()
+        view = build_view(contact, accounts, vouchers, self._clock())
+        await self.cache.put(contact.id, view, code)
+        self.events.publish("member", {"contactId": contact.id, "source": "live"})
+        return view
+
+    def _note(self, exc: EngageError) -> None:
+        if isinstance(exc, TRANSPORT_FAILURES):
+            self.status.record_failure(exc)
+        else:
+            self.status.record_success()
+
+    def _translate(self, exc: EngageError) -> EngageError | AgentError:
+        if isinstance(exc, EngageAuthError):
+            return self._error(502, "engage_auth")
+        if isinstance(exc, TRANSPORT_FAILURES):
+            return exc  # the caller falls back to the cache
+        return self._error(502, "engage_error")
+
+    async def _from_cache_or_fail(self, contact_id: str | None, exc: EngageError) -> dict[str, Any]:
+        cached = await self.cache.get(contact_id) if contact_id else None
+        if cached is None:
+            if isinstance(exc, TRANSPORT_FAILURES) or self.status.is_offline:
+                raise self._error(503, "engage_offline") from None
+            raise self._error(502, "engage_error") from None
+        return self._cached_view(cached.view, cached.fetched_at, "offline" if self.status.is_offline else "error")
+
+    def _cached_view(self, view: dict[str, Any], fetched_at: float, reason: str) -> dict[str, Any]:
+        result = dict(view)
+        result["source"] = "cache"
+        result["cacheReason"] = reason
+        result["ageSeconds"] = max(0, round(self._clock() - fetched_at))
+        return result
+
+    # ---- point transactions ----------------------------------------------------------------------------
+
+    async def point_transactions(
+        self, contact_id: str, filter_: str, offset: int, count: int, account_id: str | None
+    ) -> dict[str, Any]:
+        wanted = TX_FILTERS.get(filter_.lower())
+        if wanted is None:
+            raise AgentError(422, "invalid_request", "filter must be all, active or pending")
+        if self.status.is_offline:
+            raise self._error(503, "engage_offline")
+        try:
+            if account_id is None:
+                accounts = await self.client.get_point_accounts(contact_id)
+                if not accounts:
+                    return {"items": [], "totalCount": 0}
+                account_id = min(accounts, key=lambda a: a.definition_id).id
+            page = await self.client.get_point_transactions(
+                account_id, filter=wanted, offset=offset, count=count, sort_order="Desc"
+            )
+        except EngageError as exc:
+            self._note(exc)
+            if isinstance(exc, EngageHTTPError) and exc.status == 404:
+                raise self._error(404, "not_found") from None
+            translated = self._translate(exc)
+            raise (translated if isinstance(translated, AgentError) else self._error(503, "engage_offline")) from None
+        self.status.record_success()
+        return {"items": [self._tx_json(t) for t in page.items], "totalCount": page.total_count}
+
+    def _tx_json(self, tx: PointTransaction) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return {
+            "id": tx.id,
+            "amount": number(tx.amount),
+            "type": tx.type,
+            "description": readable_description(tx.description, self.settings.language),
+            "source": tx.source,
+            "transactionDate": iso(tx.transaction_date),
+            "validFrom": iso(tx.valid_from),
+            "validTo": iso(tx.valid_to),
+            "pending": tx.valid_from is not None and tx.valid_from > now,
+        }

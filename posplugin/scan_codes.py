@@ -1,0 +1,87 @@
+"""Turning raw scanner text into something to look up.
+
+A scan may be a member card number, an EAN/Code128 with a store prefix or suffix, a contactId GUID, or an app
+QR payload (often a URL that carries the GUID). Scanners add noise: CR/LF, control characters, AIM symbology
+identifiers (``]C1``, ``]E0``), GS1 FNC1 separators. Everything that survives normalisation must be plain
+printable ASCII of a bounded length; anything else is ``invalid_code``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+AIM_PREFIX = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
+CARD_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_.]{2,63}$")
+MAX_RAW = 4096
+
+
+class InvalidCode(ValueError):
+    """The scan cannot be a member code; the message is safe to show a cashier."""
+
+
+@dataclass(frozen=True)
+class ScanCode:
+    kind: str  # "contact_id" or "card"
+    value: str
+
+    @property
+    def is_contact_id(self) -> bool:
+        return self.kind == "contact_id"
+
+
+@dataclass(frozen=True)
+class ScanRules:
+    strip_prefix: str = ""
+    strip_suffix: str = ""
+    max_length: int = 256
+
+
+def clean(raw: str, max_length: int = 256) -> str:
+    """Drop control and format characters and AIM identifiers, trim white space."""
+    if len(raw) > MAX_RAW:
+        raise InvalidCode("the scan is far too long to be a member code")
+    text = unicodedata.normalize("NFKC", raw)
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
+    text = AIM_PREFIX.sub("", text.strip()).strip()
+    if not text:
+        raise InvalidCode("the scan was empty")
+    if len(text) > max_length:
+        raise InvalidCode(f"the scan is longer than {max_length} characters")
+    return text
+
+
+def parse_scan(raw: str, rules: ScanRules | None = None) -> ScanCode:
+    rules = rules or ScanRules()
+    text = clean(raw, rules.max_length)
+    guid = _guid_in(text)
+    if guid is not None:
+        return ScanCode("contact_id", guid)
+    if rules.strip_prefix and text.startswith(rules.strip_prefix):
+        text = text[len(rules.strip_prefix) :]
+    if rules.strip_suffix and text.endswith(rules.strip_suffix):
+        text = text[: -len(rules.strip_suffix)]
+    if "://" in text or text.lower().startswith("www."):
+        raise InvalidCode("this QR code is a web link without a member id")
+    if not text.isascii() or not CARD_RE.match(text):
+        raise InvalidCode("this is not a member card or app code")
+    return ScanCode("card", text)
+
+
+def _guid_in(text: str) -> str | None:
+    """A GUID that *is* the code, or sits in a URL's path or query (app QR codes)."""
+    if GUID_RE.fullmatch(text):
+        return text.lower()
+    if "://" not in text:
+        return None
+    parts = urlsplit(text)
+    candidates = [unquote(seg) for seg in parts.path.split("/")]
+    candidates += [unquote(v) for _, v in parse_qsl(parts.query)]
+    candidates.append(unquote(parts.fragment))
+    for candidate in candidates:
+        if GUID_RE.fullmatch(candidate):
+            return candidate.lower()
+    return None

@@ -1,0 +1,20 @@
+"""Embedded Engage simulator: a real HTTP server with the vendor's semantics, for the demo and the tests."""
+
+from .demo_data import MEMBERS, item_id, member_id, seed_demo_data, voucher_id
+from .faults import FaultPlan, FaultRule
+from .server import EngageSimulator
+from .state import SimError, SimSettings, SimState
+
+__all__ = [
+    "MEMBERS",
+    "EngageSimulator",
+    "FaultPlan",
+    "FaultRule",
+    "SimError",
+    "SimSettings",
+    "SimState",
+    "item_id",
+    "member_id",
+    "seed_demo_data",
+    "voucher_id",
+]

@@ -1,0 +1,1 @@
+"""Local HTTP API, cashier panel and the server that runs them."""

@@ -1,0 +1,164 @@
+"""The local HTTP API (v1) and the cashier panel, as a FastAPI app built around one ``Agent``."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..agent import Agent
+from ..errors import AgentError
+from ..texts import message
+from .security import SecurityMiddleware, SecurityPolicy
+
+log = logging.getLogger(__name__)
+SSE_HEARTBEAT = 15.0
+STATIC_FILES = {"panel.js": "text/javascript", "panel.css": "text/css"}
+
+
+class IdentifyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=4096, description="The raw scanned text")
+
+
+def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            await agent.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                await agent.stop()
+
+    app = FastAPI(
+        title="posplugin local API",
+        version=__version__,
+        description="Till-side loyalty agent for Voyado Engage. All /api/v1 calls except health need X-POS-Token.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    language = agent.config.agent.language
+
+    def error(status: int, code: str, text: str | None = None) -> JSONResponse:
+        return JSONResponse({"error": {"code": code, "message": text or message(code, language)}}, status)
+
+    @app.exception_handler(AgentError)
+    async def agent_error(_: Request, exc: AgentError) -> JSONResponse:
+        return JSONResponse(exc.to_json(), exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return error(422, "invalid_request", f"{message('invalid_request', language)} (the body is not valid JSON)")
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        detail = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid JSON"))
+        return error(422, "invalid_request", f"{message('invalid_request', language)} ({detail})")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "invalid_request"}.get(exc.status_code, "invalid_request")
+        return error(exc.status_code, code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in request")
+        return error(500, "internal_error")
+
+    # ---- API -------------------------------------------------------------------------------------------
+
+    @app.get("/api/v1/health")
+    async def health() -> dict[str, Any]:
+        return agent.health()
+
+    @app.post("/api/v1/identify")
+    async def identify(body: IdentifyBody) -> dict[str, Any]:
+        return await agent.members.identify(body.code)
+
+    @app.get("/api/v1/members/{contact_id}")
+    async def member(contact_id: str) -> dict[str, Any]:
+        return await agent.members.member(_contact_id(contact_id, language))
+
+    @app.get("/api/v1/members/{contact_id}/point-transactions")
+    async def point_transactions(
+        contact_id: str,
+        filter: Annotated[str, Query()] = "all",
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+        count: Annotated[int, Query(ge=1, le=200)] = 50,
+        accountId: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> dict[str, Any]:
+        return await agent.members.point_transactions(
+            _contact_id(contact_id, language), filter, offset, count, accountId
+        )
+
+    @app.get("/api/v1/events")
+    async def events(request: Request) -> StreamingResponse:
+        queue = agent.events.subscribe()
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                yield f'event: hello\ndata: {{"engage":"{agent.status.state}"}}\n\n'.encode()
+                while not await request.is_disconnected():
+                    try:
+                        event = await asyncio.wait_for(queue.get(), SSE_HEARTBEAT)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+                        continue
+                    yield event.encode()
+            finally:
+                agent.events.unsubscribe(queue)
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+    # ---- cashier panel ---------------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def panel() -> HTMLResponse:
+        page = _static_text("panel.html")
+        page = page.replace("{{TOKEN}}", html.escape(agent.current_token(), quote=True))
+        page = page.replace("{{LANG}}", html.escape(language)).replace("{{VERSION}}", __version__)
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in STATIC_FILES:
+            return error(404, "not_found")
+        return Response(_static_text(name), media_type=STATIC_FILES[name])
+
+    policy = SecurityPolicy(
+        port=agent.config.agent.port,
+        allowed_origins=frozenset(agent.config.api.allowed_origins),
+        token=agent.current_token,
+        max_body_bytes=agent.config.api.max_body_bytes,
+        language=language,
+    )
+    app.add_middleware(SecurityMiddleware, policy=policy)
+    app.state.agent = agent
+    app.state.policy = policy
+    return app
+
+
+def _static_text(name: str) -> str:
+    return resources.files("posplugin.web").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _contact_id(value: str, language: str) -> str:
+    from ..scan_codes import GUID_RE
+
+    if not GUID_RE.fullmatch(value):
+        raise AgentError(422, "invalid_request", f"{message('invalid_request', language)} (contactId is not a GUID)")
+    return value.lower()

@@ -1,0 +1,246 @@
+// Cashier panel: one scan field that keeps focus, the member on screen, live updates from the agent.
+"use strict";
+
+const TEXT = {
+  sv: {
+    status_online: "Online", status_offline: "Offline — bonussystemet nås inte", status_unknown: "Ansluter…",
+    queue: (n) => n ? `${n} i kö` : "", scan_label: "Skanna medlemskort eller app", search: "Sök",
+    balance: "Poäng", pending: "Väntande poäng", vouchers: "Bonuscheckar", no_vouchers: "Inga bonuscheckar",
+    expires: "Gäller t.o.m.", member_no: "Medlemsnr", searching: "Söker…",
+    cached: (age) => `Sparade uppgifter (${age}) — kan vara inaktuella`, redeem: "Lös in",
+    redeem_unavailable: "Inlösen inte aktiverad", redeemed: "Inlöst", queued: "I kö — skickas senare",
+    rejected: "Nekad", conflict: "Konflikt — kontakta butikschef", parked: "Stoppad — kontakta butikschef",
+    minutes: (n) => n < 1 ? "nyss" : n < 60 ? `${n} min gamla` : `${Math.round(n / 60)} h gamla`,
+    scan_error: "Skanningen gick inte att läsa", network: "Kassaagenten svarar inte",
+  },
+  en: {
+    status_online: "Online", status_offline: "Offline — loyalty system unreachable", status_unknown: "Connecting…",
+    queue: (n) => n ? `${n} queued` : "", scan_label: "Scan member card or app", search: "Search",
+    balance: "Points", pending: "Pending points", vouchers: "Vouchers", no_vouchers: "No vouchers",
+    expires: "Valid until", member_no: "Member no", searching: "Searching…",
+    cached: (age) => `Saved details (${age}) — may be out of date`, redeem: "Redeem",
+    redeem_unavailable: "Redemption not enabled", redeemed: "Redeemed", queued: "Queued — will be sent later",
+    rejected: "Rejected", conflict: "Conflict — ask the store manager", parked: "Stopped — ask the store manager",
+    minutes: (n) => n < 1 ? "just now" : n < 60 ? `${n} min old` : `${Math.round(n / 60)} h old`,
+    scan_error: "The scan could not be read", network: "The till agent is not answering",
+  },
+};
+
+const lang = document.documentElement.lang in TEXT ? document.documentElement.lang : "en";
+const T = TEXT[lang];
+const token = document.querySelector('meta[name="pos-token"]').content;
+const $ = (id) => document.getElementById(id);
+const state = { contactId: null, features: [] };
+
+function api(path, options = {}) {
+  const headers = { "X-POS-Token": token, ...(options.body ? { "Content-Type": "application/json" } : {}) };
+  return fetch(path, { ...options, headers }).then(async (response) => {
+    let body = null;
+    try { body = await response.json(); } catch (_) { body = null; }
+    if (!response.ok) {
+      const err = (body && body.error) || { code: "http_" + response.status, message: T.network };
+      throw err;
+    }
+    return body;
+  }, () => { throw { code: "network", message: T.network }; });
+}
+
+function translateStatic() {
+  document.querySelectorAll("[data-i18n]").forEach((el) => {
+    const value = T[el.dataset.i18n];
+    if (typeof value === "string") el.textContent = value;
+  });
+}
+
+function showMessage(text, kind) {
+  const el = $("message");
+  el.textContent = text;
+  el.className = "message" + (kind ? " " + kind : "");
+  el.hidden = !text;
+}
+
+function formatNumber(n) {
+  return new Intl.NumberFormat(lang === "sv" ? "sv-SE" : "en-GB", { maximumFractionDigits: 2 }).format(n);
+}
+
+function formatMoney(value) {
+  if (!value) return "";
+  return new Intl.NumberFormat(lang === "sv" ? "sv-SE" : "en-GB", { style: "currency", currency: value.currency })
+    .format(value.amount);
+}
+
+function formatDate(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleDateString(lang === "sv" ? "sv-SE" : "en-GB");
+}
+
+function renderMember(view) {
+  state.contactId = view.contact.id;
+  const c = view.contact;
+  $("member-name").textContent = `${c.firstName} ${c.lastName}`.trim();
+  $("member-number").textContent = c.memberNumber ? `${T.member_no} ${c.memberNumber}` : "";
+  $("points-balance").textContent = formatNumber(view.points.balance);
+  $("points-pending").textContent = formatNumber(view.points.pending);
+  const badge = $("member-source");
+  if (view.source === "cache") {
+    badge.textContent = T.cached(T.minutes(Math.floor((view.ageSeconds || 0) / 60)));
+    badge.hidden = false;
+  } else {
+    badge.hidden = true;
+  }
+  const list = $("vouchers");
+  list.replaceChildren();
+  for (const v of view.vouchers) list.appendChild(voucherRow(v));
+  $("no-vouchers").hidden = view.vouchers.length > 0;
+  $("member").hidden = false;
+}
+
+function voucherRow(v) {
+  const li = document.createElement("li");
+  li.dataset.voucherId = v.id;
+  const info = document.createElement("div");
+  const name = document.createElement("div");
+  name.className = "voucher-name";
+  name.textContent = v.name;
+  const value = document.createElement("div");
+  value.className = "voucher-value";
+  value.textContent = formatMoney(v.value);
+  const meta = document.createElement("div");
+  meta.className = "voucher-meta";
+  const locals = (v.localValues || []).filter(Boolean).map(formatMoney).join(" · ");
+  meta.textContent = `${T.expires} ${formatDate(v.expiresOn)}` + (locals ? ` · ${locals}` : "");
+  info.append(name, value, meta);
+  const action = document.createElement("div");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "redeem";
+  button.textContent = T.redeem;
+  const enabled = state.features.includes("redeem");
+  button.disabled = !enabled;
+  if (!enabled) button.title = T.redeem_unavailable;
+  button.addEventListener("click", () => redeem(v, button, action));
+  action.appendChild(button);
+  li.append(info, action);
+  return li;
+}
+
+async function redeem(voucher, button, cell) {
+  button.disabled = true;
+  try {
+    const op = await api(`/api/v1/vouchers/${encodeURIComponent(voucher.id)}/redeem`, {
+      method: "POST", body: JSON.stringify({ contactId: state.contactId, opId: crypto.randomUUID() }),
+    });
+    showOpState(cell, op);
+  } catch (err) {
+    button.disabled = false;
+    showMessage(err.message);
+  }
+  focusScan();
+}
+
+function showOpState(cell, op) {
+  const label = document.createElement("span");
+  label.className = `op-state ${op.state}`;
+  label.dataset.opId = op.opId;
+  label.textContent = T[op.state] || op.state;
+  if (op.reasonText) label.textContent += ` — ${op.reasonText}`;
+  cell.replaceChildren(label);
+}
+
+async function identify(code) {
+  showMessage(T.searching, "info");
+  try {
+    const view = await api("/api/v1/identify", { method: "POST", body: JSON.stringify({ code }) });
+    showMessage("");
+    renderMember(view);
+  } catch (err) {
+    showMessage(err.message);
+  }
+}
+
+function setStatus(engage, queue) {
+  const bar = $("statusbar");
+  bar.className = "status " + (engage || "unknown");
+  $("status-text").textContent = T["status_" + (engage || "unknown")] || engage;
+  if (queue !== undefined) $("queue-text").textContent = T.queue(queue);
+}
+
+async function refreshHealth() {
+  try {
+    const h = await fetch("/api/v1/health").then((r) => r.json());
+    state.features = h.features || [];
+    setStatus(h.engage, (h.queue && h.queue.pending) || 0);
+  } catch (_) {
+    setStatus("offline");
+  }
+}
+
+// Server-Sent Events over fetch, so the token travels in a header rather than the URL.
+async function listen() {
+  for (;;) {
+    try {
+      const response = await fetch("/api/v1/events", { headers: { "X-POS-Token": token } });
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          handleEvent(buffer.slice(0, cut));
+          buffer = buffer.slice(cut + 2);
+        }
+      }
+    } catch (_) { /* agent restarting: try again below */ }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+function handleEvent(block) {
+  let name = "message";
+  let data = "";
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event: ")) name = line.slice(7);
+    else if (line.startsWith("data: ")) data += line.slice(6);
+  }
+  if (!data) return;
+  const payload = JSON.parse(data);
+  if (name === "scan") {
+    if (payload.status === "ok") { showMessage(""); renderMember(payload.member); }
+    else showMessage(payload.error ? payload.error.message : T.scan_error);
+  } else if (name === "status" || name === "hello") {
+    setStatus(payload.engage);
+    refreshHealth();
+  } else if (name === "member" && payload.contactId === state.contactId && payload.source === "live") {
+    api(`/api/v1/members/${state.contactId}`).then(renderMember, () => {});
+  } else if (name === "op") {
+    refreshHealth();
+  }
+}
+
+function focusScan() {
+  const scan = $("scan");
+  if (document.activeElement !== scan) scan.focus();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  translateStatic();
+  $("scan-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const scan = $("scan");
+    const code = scan.value;
+    scan.value = "";
+    if (code.trim()) identify(code);
+    focusScan();
+  });
+  // Keyboard-wedge scanners type wherever focus is: keep it on the scan field unless a button has it.
+  $("scan").addEventListener("blur", () => setTimeout(() => {
+    if (!document.activeElement || document.activeElement === document.body) focusScan();
+  }, 150));
+  focusScan();
+  refreshHealth();
+  setInterval(refreshHealth, 10000);
+  listen();
+});
