@@ -44,6 +44,18 @@ def open_connection(path: Path) -> sqlite3.Connection:
     """Open, tune, check and migrate. Used by the database thread and by offline CLI commands."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    try:
+        _prepare(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise DatabaseError(f"{path}: not a usable posplugin database ({exc}); restore it from a backup") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout = 10000")
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -55,7 +67,6 @@ def open_connection(path: Path) -> sqlite3.Connection:
     if check != "ok":
         raise DatabaseError(f"{path}: database failed its integrity check ({check}); restore from backup")
     migrate(conn)
-    return conn
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

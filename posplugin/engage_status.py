@@ -1,7 +1,7 @@
 """Is Engage reachable? A small breaker so the cashier never waits on a dead network.
 
-A few consecutive transport failures mark Engage offline at once; while offline the cashier path does not call
-Engage at all (it serves the cache). A background probe marks it online again.
+A refused connection, or a few consecutive failures of other kinds, mark Engage offline at once; while offline
+the cashier path does not call Engage at all (it serves the cache). A background probe marks it online again.
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ class EngageStatus:
             return
         self.consecutive_failures += 1
         self.last_error = type(error).__name__
-        if self.consecutive_failures >= self.failures_to_trip:
+        # Connect refused or timed out (after the transport's own retry) is unambiguous: trip at once so the
+        # very next scan does not wait. Timeouts, 5xx and nonsense may be one slow request: count them.
+        if self.consecutive_failures >= self.failures_to_trip or isinstance(error, EngageUnreachable):
             self._set(OFFLINE)
 
     def _set(self, state: str) -> None:

@@ -26,9 +26,15 @@ class EventBus:
     """Each subscriber has a bounded queue; a subscriber that stops reading loses its oldest events, never
     blocks the publisher."""
 
+    CLOSE = "_close"
+
     def __init__(self) -> None:
         self._subscribers: set[asyncio.Queue[Event]] = set()
         self._ids = itertools.count(1)
+
+    def close(self) -> None:
+        """End every stream (server shutting down): subscribers receive a final ``_close`` event."""
+        self.publish(self.CLOSE, {})
 
     def publish(self, name: str, data: dict[str, Any]) -> None:
         event = Event(next(self._ids), name, data)

@@ -177,7 +177,7 @@ class MemberService:
             return await self._fetch_view(contact_id, code=code.value)
         # Speculate on the remembered contactId while confirming the card still belongs to it.
         lookup = asyncio.create_task(self._lookup(code.value))
-        view = asyncio.create_task(self._fetch_view(known_id, code=None))
+        view = asyncio.create_task(self._fetch_view(known_id, code=code.value))
         try:
             contact_id = await lookup
         except BaseException:
@@ -186,9 +186,7 @@ class MemberService:
         if contact_id != known_id:
             view.cancel()
             return await self._fetch_view(contact_id, code=code.value)
-        result = await view
-        await self.cache.put(contact_id, result, code.value)
-        return result
+        return await view
 
     async def _lookup(self, value: str) -> str:
         for key in self.settings.lookup_keys:
@@ -227,9 +225,16 @@ class MemberService:
         assert isinstance(contact, Contact) and isinstance(accounts, list) and isinstance(vouchers, list)
         self.status.record_success()
         view = build_view(contact, accounts, vouchers, self._clock())
-        await self.cache.put(contact.id, view, code)
+        # Off the answer's path: the write (an fsync) is queued on the database thread before any later read,
+        # so an offline scan right after still finds it.
+        self._in_background(self.cache.put(contact.id, view, code))
         self.events.publish("member", {"contactId": contact.id, "source": "live"})
         return view
+
+    def _in_background(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._finish_background)
 
     def _note(self, exc: EngageError) -> None:
         if isinstance(exc, TRANSPORT_FAILURES):

@@ -107,9 +107,9 @@ def parse_error_code(body: bytes, content_type: str) -> tuple[str | None, str]:
         strings = [data[f] for f in _CODE_FIELDS if isinstance(data.get(f), str)]
         strings += [v for v in data.values() if isinstance(v, str) and v not in strings]
         for value in strings:
-            for code in KNOWN_CODES:
-                if code in value:
-                    return code, value[:200]
+            code = _known_code_in(value)
+            if code is not None:
+                return code, value[:200]
         for name in ("errorCode", "code"):
             value = data.get(name)
             if isinstance(value, str) and value.isidentifier():
@@ -117,7 +117,14 @@ def parse_error_code(body: bytes, content_type: str) -> tuple[str | None, str]:
         return None, (strings[0] if strings else "")[:200]
     if "html" in content_type.lower() or text.lower().startswith("<"):
         return None, "non-JSON error page"
-    for code in KNOWN_CODES:
-        if code in text:
-            return code, text[:200]
-    return None, text[:200]
+    return _known_code_in(text), text[:200]
+
+
+def _known_code_in(text: str) -> str | None:
+    """The known code a text names: an exact match first, else the longest one it contains
+    (so ``InvalidContactType`` is not read as ``InvalidContact``)."""
+    stripped = text.strip()
+    if stripped in KNOWN_CODES:
+        return stripped
+    found = [code for code in KNOWN_CODES if code in text]
+    return max(found, key=len) if found else None

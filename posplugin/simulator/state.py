@@ -94,6 +94,7 @@ class Account:
     id: str
     contact_id: str
     definition_id: int
+    balance_expires: datetime | None = None
 
 
 @dataclass
@@ -211,7 +212,7 @@ class SimState:
             for account in self.accounts.values():
                 if account.contact_id == contact_id and account.definition_id == definition_id:
                     return account
-            account = Account(str(uuid.uuid4()), contact_id, definition_id)
+            account = Account(str(uuid.uuid4()), contact_id, definition_id, self.now() + timedelta(days=365))
             self.accounts[account.id] = account
             return account
 
@@ -334,7 +335,7 @@ class SimState:
             "definitionId": account.definition_id,
             "balance": _number(active),
             "pendingPoints": _number(pending),
-            "balanceExpires": iso(self.now() + timedelta(days=365)),
+            "balanceExpires": iso(account.balance_expires),
             "pointsWillExpireDueToInactivity": None,
             "links": [],
         }

@@ -118,6 +118,8 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
                     except TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
+                    if event.name == agent.events.CLOSE:
+                        return
                     yield event.encode()
             finally:
                 agent.events.unsubscribe(queue)

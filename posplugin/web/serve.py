@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import socket
+
 import uvicorn
 
 from ..agent import Agent
 from .app import create_app
 
 HOST = "127.0.0.1"  # never configurable: the agent is for this machine only
+
+
+class AgentServer(uvicorn.Server):
+    """uvicorn waits for open responses before shutting down; event streams never end by themselves, so
+    close them first."""
+
+    def __init__(self, config: uvicorn.Config, agent: Agent) -> None:
+        super().__init__(config)
+        self.agent = agent
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.agent.events.close()
+        await super().shutdown(sockets)
 
 
 def build_server(agent: Agent) -> uvicorn.Server:
@@ -21,4 +36,4 @@ def build_server(agent: Agent) -> uvicorn.Server:
         timeout_graceful_shutdown=3,
         server_header=False,
     )
-    return uvicorn.Server(config)
+    return AgentServer(config, agent)

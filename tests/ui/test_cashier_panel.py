@@ -1,0 +1,73 @@
+"""The cashier panel in a real browser: scan by keyboard wedge, offline view, serial scan over SSE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from posplugin.simulator import EngageSimulator
+from tests.conftest import RunningAgent, wait_for
+
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_typed_card_shows_member_then_offline_cache(page: Any, running: RunningAgent, sim: EngageSimulator) -> None:
+    page.goto(running.base_url + "/")
+    scan = page.locator("#scan")
+    expect(scan).to_be_focused()
+    expect(page.locator("#statusbar")).to_have_class("status online")
+    page.keyboard.type("2400000010014")
+    page.keyboard.press("Enter")
+    expect(page.locator("#member-name")).to_have_text("Åsa Öberg")
+    expect(page.locator("#member-number")).to_have_text("Member no 1000001")
+    expect(page.locator("#points-balance")).to_have_text("2,450")
+    expect(page.locator("#points-pending")).to_have_text("300")
+    vouchers = page.locator("#vouchers li")
+    expect(vouchers).to_have_count(2)
+    expect(vouchers.nth(1)).to_contain_text("Bonuscheck 195 kr")
+    expect(vouchers.nth(1)).to_contain_text("SEK 195.00")
+    expect(vouchers.nth(1)).to_contain_text("€19.50")
+    expect(scan).to_be_focused()  # ready for the next scan
+    shot(page, "panel-member")
+
+    sim.set_offline(True)
+    page.keyboard.type("2400000010014")
+    page.keyboard.press("Enter")
+    expect(page.locator("#member-source")).to_be_visible()
+    expect(page.locator("#member-source")).to_contain_text("Saved details")
+    expect(page.locator("#member-name")).to_have_text("Åsa Öberg")
+    expect(page.locator("#statusbar")).to_have_class("status offline")
+    expect(page.locator("#status-text")).to_contain_text("Offline")
+    shot(page, "panel-offline")
+
+    page.keyboard.type("1000003")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_contain_text("Offline")
+
+
+def test_garbage_scan_shows_a_message_and_keeps_focus(page: Any, running: RunningAgent) -> None:
+    page.goto(running.base_url + "/")
+    page.keyboard.type("hello world")
+    page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_contain_text("not a member card")
+    expect(page.locator("#scan")).to_be_focused()
+
+
+def test_serial_scan_updates_the_panel(page: Any, agent_factory: Any) -> None:
+    running: RunningAgent = agent_factory(scanner={"backend": "serial", "serial_port": "loop://", "framing": "CR"})
+    scanner = running.agent._scanner
+    assert scanner is not None and scanner.wait_open(5)
+    page.goto(running.base_url + "/")
+    expect(page.locator("#statusbar")).to_have_class("status online")
+    wait_for(lambda: running.agent.events.subscriber_count >= 1)
+    scanner.serial.write(b"\x02noise\r1000003\r")
+    expect(page.locator("#member-name")).to_have_text("Märta Lindqvist")
+    expect(page.locator("#points-balance")).to_have_text("9,800")
+    shot(page, "panel-serial-scan")
