@@ -25,7 +25,12 @@ from .events import EventBus
 from .log_redaction import RedactingFilter
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
+from .outbox.model import CONFIRMED, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
+from .outbox.store import Backoff, OutboxStore
+from .outbox.vouchers import VoucherReactivate, VoucherRedeem
+from .outbox.worker import OutboxWorker
 from .paths import AgentPaths
+from .redemptions import OfflineLimits, RedemptionService
 from .scan_codes import ScanRules
 from .secret_store import API_TOKEN, ENGAGE_API_KEY, SecretStore
 
@@ -59,9 +64,7 @@ class Agent:
         self.started_at = self.options.clock()
         self.events = EventBus()
         self.status = EngageStatus(
-            config.engage.breaker_failures,
-            on_change=lambda state: self.events.publish("status", {"engage": state}),
-            clock=self.options.clock,
+            config.engage.breaker_failures, on_change=self._engage_changed, clock=self.options.clock
         )
         self.token = self._ensure_token()
         api_key = secret_store.get(ENGAGE_API_KEY)
@@ -96,7 +99,38 @@ class Agent:
             ),
             clock=self.options.clock,
         )
-        self.features = {"identify"}
+        clock = self.options.clock
+        offline = config.offline
+        self.outbox = OutboxStore(
+            self.db,
+            offline.max_attempts,
+            offline.park_after_hours * 3600,
+            Backoff(offline.retry_min_seconds, offline.retry_max_seconds),
+        )
+        self.worker = OutboxWorker(
+            self.outbox,
+            {
+                VOUCHER_REDEEM: VoucherRedeem(self.client, self.status, clock),
+                VOUCHER_REACTIVATE: VoucherReactivate(self.client, self.status, clock),
+            },
+            self.status,
+            self.events,
+            clock,
+            concurrency=offline.worker_concurrency,
+            rate=offline.max_requests_per_second,
+            server_offset=lambda: self.client.server_offset,
+            on_final=self._op_final,
+        )
+        self.redemptions = RedemptionService(
+            self.outbox,
+            self.worker,
+            self.cache,
+            self.status,
+            OfflineLimits(offline.max_queued_per_till, offline.max_offline_hours * 3600, offline.cashier_wait),
+            config.agent.language,
+            clock,
+        )
+        self.features = {"identify", "redeem", "reactivate"}
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self.last_scan: dict[str, Any] | None = None
@@ -117,6 +151,10 @@ class Agent:
     async def start(self) -> None:
         self.paths.ensure()
         await asyncio.get_running_loop().run_in_executor(None, self.db.open)
+        recovered = await self.outbox.recover(self.options.clock())
+        if recovered:
+            log.warning("%d operation(s) were on the wire when the agent stopped; reconciling them", recovered)
+        self._tasks.append(asyncio.create_task(self.worker.run_forever(), name="outbox-worker"))
         if not self.client.has_api_key:
             log.warning("no Engage API key set; run `posplugin secrets set engage-api-key`")
         self._tasks.append(
@@ -131,11 +169,28 @@ class Agent:
     async def stop(self) -> None:
         if self._scanner is not None:
             self._scanner.stop()
+        await self.worker.drain_in_flight()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.client.aclose()
         self.db.close()
+
+    def _engage_changed(self, state: str) -> None:
+        self.events.publish("status", {"engage": state})
+        if state == "online":
+            self.worker.wake()
+
+    def _op_final(self, op: Op) -> None:
+        if op.state == CONFIRMED and op.kind in (VOUCHER_REDEEM, VOUCHER_REACTIVATE):
+            self._spawn(self._refresh_member(op.contact_id))
+
+    async def _refresh_member(self, contact_id: str) -> None:
+        """After a voucher changed, refresh the member (cache and panel); failure here is harmless."""
+        try:
+            await self.members.member(contact_id)
+        except Exception as exc:
+            log.info("member refresh after op failed: %s", type(exc).__name__)
 
     # ---- scanner ---------------------------------------------------------------------------------------
 
@@ -177,7 +232,8 @@ class Agent:
 
     # ---- health ----------------------------------------------------------------------------------------
 
-    def health(self) -> dict[str, Any]:
+    async def health(self) -> dict[str, Any]:
+        queue = await self.outbox.counts()
         return {
             "status": "ok",
             "version": __version__,
@@ -185,7 +241,7 @@ class Agent:
             "engage": self.status.state,
             "engageLatencyMs": round(self.status.last_latency * 1000, 1) if self.status.last_latency else None,
             "features": sorted(self.features),
-            "queue": {"pending": 0, "parked": 0},
+            "queue": queue,
             "printer": {"status": "unknown"},
             "scanner": {"backend": self.config.scanner.backend, "running": bool(self._scanner)},
         }

@@ -109,6 +109,8 @@ class OfflineConfig:
     cashier_wait: float = field(default=5.0, metadata=_check(_positive, "must be > 0 seconds"))
     park_after_hours: float = field(default=72.0, metadata=_check(_positive, "must be > 0"))
     max_attempts: int = field(default=30, metadata=_check(lambda v: v >= 1, "must be >= 1"))
+    retry_min_seconds: float = field(default=10.0, metadata=_check(_positive, "must be > 0 seconds"))
+    retry_max_seconds: float = field(default=300.0, metadata=_check(_positive, "must be > 0 seconds"))
     worker_concurrency: int = field(default=4, metadata=_check(lambda v: 1 <= v <= 4, "must be 1-4"))
     max_requests_per_second: float = field(
         default=10.0, metadata=_check(lambda v: 0 < v <= 40, "must be > 0 and <= 40 (vendor limit is 50/s)")

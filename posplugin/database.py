@@ -33,6 +33,40 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX scan_keys_contact ON scan_keys(contact_id);
     """,
+    """
+    CREATE TABLE ops (
+        op_id           TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        target_id       TEXT NOT NULL,
+        contact_id      TEXT NOT NULL,
+        payload         TEXT NOT NULL DEFAULT '{}',
+        state           TEXT NOT NULL,
+        reason          TEXT,
+        parked_from     TEXT,
+        reported_queued INTEGER NOT NULL DEFAULT 0,
+        offline         INTEGER NOT NULL DEFAULT 0,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        backoff         REAL NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        park_deadline   REAL NOT NULL,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX ops_one_live_per_target ON ops(target_id)
+        WHERE state IN ('CAPTURED', 'SENDING', 'UNKNOWN');
+    CREATE INDEX ops_due ON ops(state, next_attempt_at);
+    CREATE TABLE attempts (
+        id            INTEGER PRIMARY KEY,
+        op_id         TEXT NOT NULL REFERENCES ops(op_id),
+        n             INTEGER NOT NULL,
+        started_at    REAL NOT NULL,
+        finished_at   REAL,
+        outcome       TEXT,
+        http_status   INTEGER,
+        server_offset REAL
+    );
+    CREATE INDEX attempts_op ON attempts(op_id);
+    """,
 )
 
 

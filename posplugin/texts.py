@@ -49,6 +49,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Send JSON (Content-Type: application/json).",
         "sv": "Skicka JSON (Content-Type: application/json).",
     },
+    "voucher_busy": {
+        "en": "This voucher is already being redeemed or reactivated. Wait for that to finish.",
+        "sv": "Bonuschecken håller redan på att lösas in eller återaktiveras. Vänta tills det är klart.",
+    },
+    "op_id_conflict": {
+        "en": "This opId was already used for another operation.",
+        "sv": "Detta opId har redan använts för en annan åtgärd.",
+    },
     "internal_error": {
         "en": "Something went wrong in the till agent. It keeps running; try again.",
         "sv": "Något gick fel i kassaagenten. Den körs vidare; försök igen.",
@@ -71,3 +79,27 @@ def readable_description(description: str, language: str) -> str:
         return match.group(0)[3:-1].replace(".", " ")
 
     return _CODE.sub(swap, description).strip()
+
+
+# Why an operation was rejected, in words for the cashier.
+REASONS: dict[str, dict[str, str]] = {
+    "already_redeemed": {"en": "already redeemed", "sv": "redan inlöst"},
+    "expired": {"en": "expired", "sv": "har gått ut"},
+    "not_found": {"en": "not found in the loyalty system", "sv": "finns inte i bonussystemet"},
+    "invalid": {"en": "not a valid voucher", "sv": "inte en giltig bonuscheck"},
+    "reactivation_limit": {"en": "cannot be reactivated again", "sv": "kan inte återaktiveras fler gånger"},
+    "offline_not_allowed": {"en": "cannot be accepted while offline", "sv": "kan inte tas emot offline"},
+    "insufficient_points": {"en": "not enough points", "sv": "för få poäng"},
+    "too_old": {"en": "not confirmed in time", "sv": "inte bekräftad i tid"},
+    "too_many_attempts": {"en": "too many failed attempts", "sv": "för många misslyckade försök"},
+    "parked_by_user": {"en": "stopped by the store manager", "sv": "stoppad av butikschefen"},
+}
+
+
+def reason_text(reason: str | None, language: str) -> str:
+    if not reason:
+        return ""
+    texts = REASONS.get(reason)
+    if texts is None:
+        return reason.replace("_", " ")
+    return texts.get(language) or texts["en"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,7 @@ class EngageClient:
     ) -> None:
         self.timeouts = timeouts or EngageTimeouts()
         self._api_key = api_key
+        self.server_offset: float | None = None
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"User-Agent": agent, "Content-Type": "application/json", "Accept": "application/json"},
@@ -130,7 +132,7 @@ class EngageClient:
         headers = {"apikey": self._api_key} if self._api_key else {}
         content = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
         try:
-            return await self._http.request(
+            response = await self._http.request(
                 method,
                 path,
                 params={k: v for k, v in (params or {}).items() if v is not None},
@@ -143,6 +145,11 @@ class EngageClient:
         except httpx.TransportError as exc:
             # ReadTimeout, ReadError, RemoteProtocolError, WriteError...: the request may have been processed.
             raise EngageNoAnswer(f"no answer from Engage: {type(exc).__name__}") from exc
+        server_now = parse_http_date(response.headers.get("date"))
+        if server_now is not None:
+            # Engage's clock relative to ours (Date has 1 s resolution); used to place redemptions in time.
+            self.server_offset = server_now.timestamp() - time.time()
+        return response
 
     @staticmethod
     def _raise_for_status(response: httpx.Response) -> None:

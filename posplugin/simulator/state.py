@@ -175,6 +175,7 @@ class SimState:
         self.duplicate_receipts = 0
         self.point_transaction_ids: dict[str, str] = {}
         self.redeem_commits: dict[str, int] = {}  # voucher id → times committed (tests assert ≤ 1 per redemption)
+        self.redeemed_elsewhere: set[str] = set()
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -527,17 +528,20 @@ class SimState:
             if voucher.expires_on <= self.now():
                 raise SimError(409, "RewardVoucherExpired")
 
-    def commit_redeem(self, voucher_id: str) -> None:
+    def commit_redeem(self, voucher_id: str, at: datetime | None = None) -> None:
         """Save the voucher as redeemed: the point of no return. Re-checks under the lock (concurrent redeems)."""
         with self.lock:
             self.check_redeemable(voucher_id)
             voucher = self.vouchers[voucher_id.lower()]
-            voucher.redeemed_on = self.now()
+            voucher.redeemed_on = at or self.now()
             self.redeem_commits[voucher.id] = self.redeem_commits.get(voucher.id, 0) + 1
 
-    def redeem_elsewhere(self, voucher_id: str) -> None:
-        """Another channel (web shop, other till) redeems the voucher: for tests and demos."""
-        self.commit_redeem(voucher_id)
+    def redeem_elsewhere(self, voucher_id: str, at: datetime | None = None) -> None:
+        """Another channel (web shop, other till) redeems the voucher: for tests and demos. ``at`` stamps it
+        as Engage would have, so a test can place it outside the agent's own attempt."""
+        with self.lock:
+            self.commit_redeem(voucher_id, at)
+            self.redeemed_elsewhere.add(voucher_id.lower())
 
     def reactivate(self, voucher_id: str) -> None:
         vid = require_guid(voucher_id, "InvalidRewardVoucherId")

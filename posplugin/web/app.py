@@ -32,6 +32,12 @@ class IdentifyBody(BaseModel):
     code: str = Field(min_length=1, max_length=4096, description="The raw scanned text")
 
 
+class VoucherOpBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contactId: str = Field(min_length=1, max_length=64)
+    opId: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +89,7 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
 
     @app.get("/api/v1/health")
     async def health() -> dict[str, Any]:
-        return agent.health()
+        return await agent.health()
 
     @app.post("/api/v1/identify")
     async def identify(body: IdentifyBody) -> dict[str, Any]:
@@ -104,6 +110,30 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
         return await agent.members.point_transactions(
             _contact_id(contact_id, language), filter, offset, count, accountId
         )
+
+    @app.post("/api/v1/vouchers/{voucher_id}/redeem")
+    async def redeem(voucher_id: str, body: VoucherOpBody) -> dict[str, Any]:
+        return await agent.redemptions.redeem(voucher_id, body.contactId, body.opId)
+
+    @app.post("/api/v1/vouchers/{voucher_id}/reactivate")
+    async def reactivate(voucher_id: str, body: VoucherOpBody) -> dict[str, Any]:
+        return await agent.redemptions.reactivate(voucher_id, body.contactId, body.opId)
+
+    @app.get("/api/v1/ops/{op_id}")
+    async def op(op_id: str) -> dict[str, Any]:
+        return await agent.redemptions.get(op_id)
+
+    @app.post("/api/v1/ops/{op_id}/retry")
+    async def retry_op(op_id: str) -> dict[str, Any]:
+        return await agent.redemptions.retry(op_id)
+
+    @app.post("/api/v1/ops/{op_id}/park")
+    async def park_op(op_id: str) -> dict[str, Any]:
+        return await agent.redemptions.park(op_id)
+
+    @app.get("/api/v1/queue")
+    async def queue() -> dict[str, Any]:
+        return await agent.redemptions.queue()
 
     @app.get("/api/v1/events")
     async def events(request: Request) -> StreamingResponse:

@@ -1,0 +1,390 @@
+"""The outbox in SQLite. Every change is one ``BEGIN IMMEDIATE`` transaction on the database thread, committed
+with ``synchronous=FULL`` before the caller hears about it: capture is on disk before the POS is told anything,
+and an attempt row is on disk before its request goes on the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from ..database import Database, transaction
+from .model import (
+    CAPTURED,
+    CONFIRMED,
+    CONFLICT,
+    LIVE_STATES,
+    PARKED,
+    REJECTED,
+    SENDING,
+    UNKNOWN,
+    Attempt,
+    Confirmed,
+    Conflict,
+    NotSent,
+    Op,
+    Outcome,
+    Refused,
+    Resend,
+    Unknown,
+)
+
+BACKOFF_MIN = 10.0
+BACKOFF_MAX = 300.0
+
+
+class OpIdConflict(Exception):
+    """The opId exists for another operation."""
+
+    def __init__(self, existing: Op) -> None:
+        super().__init__(existing.op_id)
+        self.existing = existing
+
+
+class TargetBusy(Exception):
+    """Another operation on the same voucher (or purchase) is still live."""
+
+    def __init__(self, live: Op) -> None:
+        super().__init__(live.op_id)
+        self.live = live
+
+
+@dataclass(frozen=True)
+class Backoff:
+    minimum: float = BACKOFF_MIN
+    maximum: float = BACKOFF_MAX
+
+    def delay(self, failures: int, rng: random.Random | None = None) -> float:
+        """Uniform between the minimum and min(maximum, minimum·2ⁿ⁻¹): full jitter above a floor, so a fleet
+        coming back from an outage spreads out instead of retrying in step."""
+        ceiling = min(self.maximum, self.minimum * 2 ** max(0, failures - 1))
+        return (rng or random).uniform(self.minimum, max(self.minimum, ceiling))
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: str
+    reason: str | None
+    delay: float | None  # seconds until the next attempt, for live states
+
+
+def next_state(op: Op, outcome: Outcome, backoff: float) -> Transition:
+    """The state machine of design.md as a pure function (the stateful tests drive it directly too)."""
+    if isinstance(outcome, Confirmed):
+        return Transition(CONFIRMED, None, None)
+    if isinstance(outcome, Refused):
+        # Once the POS was told "queued" the sale went ahead: a later refusal needs a person.
+        return Transition(CONFLICT if op.reported_queued else REJECTED, outcome.reason, None)
+    if isinstance(outcome, Conflict):
+        return Transition(CONFLICT, outcome.reason, None)
+    if isinstance(outcome, Unknown):
+        return Transition(UNKNOWN, outcome.why, backoff)
+    if isinstance(outcome, NotSent):
+        return Transition(CAPTURED, outcome.why, outcome.retry_after if outcome.retry_after is not None else backoff)
+    if isinstance(outcome, Resend):
+        return Transition(CAPTURED, outcome.why, 0.0)
+    raise TypeError(f"unknown outcome {outcome!r}")  # pragma: no cover
+
+
+def _row(conn: sqlite3.Connection, op_id: str) -> Op | None:
+    row = conn.execute("SELECT * FROM ops WHERE op_id = ?", (op_id,)).fetchone()
+    return Op.from_row(row) if row else None
+
+
+def _require(conn: sqlite3.Connection, op_id: str) -> Op:
+    op = _row(conn, op_id)
+    if op is None:
+        raise KeyError(op_id)
+    return op
+
+
+class OutboxStore:
+    def __init__(
+        self, db: Database, max_attempts: int, park_after_seconds: float, backoff: Backoff | None = None
+    ) -> None:
+        self.db = db
+        self.backoff = backoff or Backoff()
+        self.max_attempts = max_attempts
+        self.park_after = park_after_seconds
+
+    # ---- capture ---------------------------------------------------------------------------------------
+
+    async def capture(
+        self,
+        *,
+        op_id: str,
+        kind: str,
+        target_id: str,
+        contact_id: str,
+        now: float,
+        payload: dict[str, Any] | None = None,
+        state: str = CAPTURED,
+        reason: str | None = None,
+        reported_queued: bool = False,
+        offline: bool = False,
+    ) -> tuple[Op, bool]:
+        """Insert the op durably; returns (op, created). An existing opId for the same operation returns that
+        op unchanged (idempotent POS retries)."""
+
+        def body(conn: sqlite3.Connection) -> tuple[Op, bool]:
+            existing = _row(conn, op_id)
+            if existing is not None:
+                if (existing.kind, existing.target_id, existing.contact_id) != (kind, target_id, contact_id):
+                    raise OpIdConflict(existing)
+                return existing, False
+            if state in LIVE_STATES:
+                live = conn.execute(
+                    "SELECT * FROM ops WHERE target_id = ? AND state IN (?, ?, ?)", (target_id, *LIVE_STATES)
+                ).fetchone()
+                if live is not None:
+                    raise TargetBusy(Op.from_row(live))
+            conn.execute(
+                "INSERT INTO ops(op_id, kind, target_id, contact_id, payload, state, reason, reported_queued, offline,"
+                " next_attempt_at, park_deadline, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    op_id,
+                    kind,
+                    target_id,
+                    contact_id,
+                    json.dumps(payload or {}),
+                    state,
+                    reason,
+                    int(reported_queued),
+                    int(offline),
+                    now,
+                    now + self.park_after,
+                    now,
+                    now,
+                ),
+            )
+            return _require(conn, op_id), True
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
+    # ---- attempts --------------------------------------------------------------------------------------
+
+    async def begin_attempt(self, op_id: str, now: float) -> tuple[Op, int] | None:
+        """CAPTURED → SENDING with an attempt row, committed before the request goes out. ``None`` when the op
+        is no longer CAPTURED (someone else took it, or it was parked)."""
+
+        def body(conn: sqlite3.Connection) -> tuple[Op, int] | None:
+            op = _row(conn, op_id)
+            if op is None or op.state != CAPTURED:
+                return None
+            n = op.attempts + 1
+            conn.execute(
+                "UPDATE ops SET state = ?, attempts = ?, updated_at = ? WHERE op_id = ?", (SENDING, n, now, op_id)
+            )
+            conn.execute("INSERT INTO attempts(op_id, n, started_at) VALUES (?,?,?)", (op_id, n, now))
+            return _require(conn, op_id), n
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
+    async def apply(
+        self,
+        op_id: str,
+        outcome: Outcome,
+        now: float,
+        *,
+        attempt: int | None = None,
+        server_offset: float | None = None,
+        http_status: int | None = None,
+        rng: random.Random | None = None,
+    ) -> Op:
+        """Record what an attempt (or a reconciliation, ``attempt=None``) ended in, and move the op on."""
+
+        def body(conn: sqlite3.Connection) -> Op:
+            op = _require(conn, op_id)
+            if op.state not in LIVE_STATES:
+                return op  # already final or parked (e.g. by a person): a late answer changes nothing
+            failures = conn.execute(
+                "SELECT count(*) FROM attempts WHERE op_id = ? AND outcome NOT LIKE 'confirmed%'", (op_id,)
+            ).fetchone()[0]
+            step = next_state(op, outcome, self.backoff.delay(int(failures) + 1, rng))
+            if attempt is not None:
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, http_status = ?, server_offset = ? "
+                    "WHERE op_id = ? AND n = ?",
+                    (now, _describe(outcome), http_status, server_offset, op_id, attempt),
+                )
+            state, reason, parked_from = step.state, step.reason, None
+            if state in LIVE_STATES and (op.attempts >= self.max_attempts or now >= op.park_deadline):
+                parked_from = state
+                reason = "too_many_attempts" if op.attempts >= self.max_attempts else "too_old"
+                state = PARKED
+            delay = step.delay if step.delay is not None else 0.0
+            conn.execute(
+                "UPDATE ops SET state = ?, reason = ?, parked_from = ?, backoff = ?, next_attempt_at = ?,"
+                " updated_at = ? WHERE op_id = ?",
+                (state, reason, parked_from, delay, now + delay, now, op_id),
+            )
+            return _require(conn, op_id)
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
+    async def attempts(self, op_id: str) -> list[Attempt]:
+        def read(conn: sqlite3.Connection) -> list[Attempt]:
+            rows = conn.execute(
+                "SELECT n, started_at, finished_at, outcome, server_offset FROM attempts WHERE op_id = ? ORDER BY n",
+                (op_id,),
+            ).fetchall()
+            return [Attempt(r["n"], r["started_at"], r["finished_at"], r["outcome"], r["server_offset"]) for r in rows]
+
+        return await self.db.run(read)
+
+    async def mark_reported_queued(self, op_id: str, now: float) -> Op:
+        """The POS is about to hear "queued": remember it (atomically with respect to the worker's answer)."""
+
+        def body(conn: sqlite3.Connection) -> Op:
+            conn.execute(
+                "UPDATE ops SET reported_queued = 1, updated_at = ? WHERE op_id = ? AND state IN (?, ?, ?)",
+                (now, op_id, *LIVE_STATES),
+            )
+            return _require(conn, op_id)
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
+    # ---- queries ---------------------------------------------------------------------------------------
+
+    async def get(self, op_id: str) -> Op | None:
+        return await self.db.run(lambda conn: _row(conn, op_id))
+
+    async def due(self, now: float, limit: int, exclude: set[str]) -> list[Op]:
+        def read(conn: sqlite3.Connection) -> list[Op]:
+            rows = conn.execute(
+                "SELECT * FROM ops WHERE state IN (?, ?) AND next_attempt_at <= ? ORDER BY created_at LIMIT ?",
+                (CAPTURED, UNKNOWN, now, limit + len(exclude)),
+            ).fetchall()
+            return [op for op in (Op.from_row(r) for r in rows) if op.op_id not in exclude][:limit]
+
+        return await self.db.run(read)
+
+    async def next_due_at(self) -> float | None:
+        def read(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                "SELECT min(next_attempt_at) FROM ops WHERE state IN (?, ?)", (CAPTURED, UNKNOWN)
+            ).fetchone()
+            return float(row[0]) if row and row[0] is not None else None
+
+        return await self.db.run(read)
+
+    async def live_for_target(self, target_id: str) -> Op | None:
+        def read(conn: sqlite3.Connection) -> Op | None:
+            row = conn.execute(
+                "SELECT * FROM ops WHERE target_id = ? AND state IN (?, ?, ?)", (target_id, *LIVE_STATES)
+            ).fetchone()
+            return Op.from_row(row) if row else None
+
+        return await self.db.run(read)
+
+    async def last_confirmed(self, target_id: str) -> Op | None:
+        def read(conn: sqlite3.Connection) -> Op | None:
+            row = conn.execute(
+                "SELECT * FROM ops WHERE target_id = ? AND state = ? ORDER BY updated_at DESC LIMIT 1",
+                (target_id, CONFIRMED),
+            ).fetchone()
+            return Op.from_row(row) if row else None
+
+        return await self.db.run(read)
+
+    async def count_live_offline(self) -> int:
+        return await self.db.run(
+            lambda c: int(
+                c.execute("SELECT count(*) FROM ops WHERE offline = 1 AND state IN (?, ?, ?)", LIVE_STATES).fetchone()[
+                    0
+                ]
+            )
+        )
+
+    async def counts(self) -> dict[str, int]:
+        def read(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute("SELECT state, count(*) AS n FROM ops GROUP BY state").fetchall()
+            by_state = {r["state"]: int(r["n"]) for r in rows}
+            oldest = conn.execute("SELECT min(created_at) FROM ops WHERE state IN (?, ?, ?)", LIVE_STATES).fetchone()[0]
+            return {
+                "pending": sum(by_state.get(s, 0) for s in LIVE_STATES),
+                "parked": by_state.get(PARKED, 0),
+                "conflict": by_state.get(CONFLICT, 0),
+                "sending": by_state.get(SENDING, 0),
+                "oldestPendingAt": int(oldest) if oldest is not None else 0,
+            }
+
+        return await self.db.run(read)
+
+    async def listing(self, limit: int = 200) -> list[Op]:
+        """Ops a person may need to see: live, parked and in conflict, oldest first."""
+
+        def read(conn: sqlite3.Connection) -> list[Op]:
+            rows = conn.execute(
+                "SELECT * FROM ops WHERE state IN (?, ?, ?, ?, ?) ORDER BY created_at LIMIT ?",
+                (*LIVE_STATES, PARKED, CONFLICT, limit),
+            ).fetchall()
+            return [Op.from_row(r) for r in rows]
+
+        return await self.db.run(read)
+
+    # ---- recovery and manual actions ------------------------------------------------------------------
+
+    async def recover(self, now: float) -> int:
+        """At start-up: an op left SENDING may have reached Engage before the crash, so it is UNKNOWN."""
+
+        def body(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "UPDATE attempts SET finished_at = ?, outcome = 'unknown:agent_stopped' WHERE finished_at IS NULL "
+                "AND op_id IN (SELECT op_id FROM ops WHERE state = ?)",
+                (now, SENDING),
+            )
+            cursor = conn.execute(
+                "UPDATE ops SET state = ?, reason = 'agent_stopped', next_attempt_at = ?, updated_at = ? "
+                "WHERE state = ?",
+                (UNKNOWN, now, now, SENDING),
+            )
+            return cursor.rowcount
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
+    async def retry(self, op_id: str, now: float) -> Op:
+        """A person asks to try again: a parked op resumes where it was parked (UNKNOWN still reconciles first)."""
+
+        def body(conn: sqlite3.Connection) -> Op:
+            op = _require(conn, op_id)
+            if op.state == PARKED:
+                conn.execute(
+                    "UPDATE ops SET state = ?, reason = NULL, parked_from = NULL, next_attempt_at = ?,"
+                    " park_deadline = ?, attempts = 0, updated_at = ? WHERE op_id = ?",
+                    (op.parked_from or UNKNOWN, now, now + self.park_after, now, op_id),
+                )
+            elif op.state in (CAPTURED, UNKNOWN):
+                conn.execute("UPDATE ops SET next_attempt_at = ?, updated_at = ? WHERE op_id = ?", (now, now, op_id))
+            return _require(conn, op_id)
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
+    async def park(self, op_id: str, now: float, reason: str = "parked_by_user") -> Op:
+        def body(conn: sqlite3.Connection) -> Op:
+            op = _require(conn, op_id)
+            if op.state in (CAPTURED, UNKNOWN):
+                conn.execute(
+                    "UPDATE ops SET state = ?, parked_from = ?, reason = ?, updated_at = ? WHERE op_id = ?",
+                    (PARKED, op.state, reason, now, op_id),
+                )
+            return _require(conn, op_id)
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
+
+def _describe(outcome: Outcome) -> str:
+    if isinstance(outcome, Confirmed):
+        return f"confirmed:{outcome.detail}"
+    if isinstance(outcome, Refused):
+        return f"refused:{outcome.reason}"
+    if isinstance(outcome, Conflict):
+        return f"conflict:{outcome.reason}"
+    if isinstance(outcome, Unknown):
+        return f"unknown:{outcome.why}"
+    if isinstance(outcome, NotSent):
+        return f"not_sent:{outcome.why}"
+    return f"resend:{outcome.why}"

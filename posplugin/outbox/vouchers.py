@@ -1,0 +1,176 @@
+"""What sending and reconciling a voucher redeem or reactivate means against Engage.
+
+Redeem has no idempotency key (seed 004): the voucher's own state is the only truth. So an answer we did not get
+is settled by reading the redeemed list, and Engage's "already redeemed" counts as ours only when the voucher's
+``redeemedOn`` falls inside one of our own unanswered attempts (server time, with a skew allowance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from ..engage import (
+    EngageAuthError,
+    EngageClient,
+    EngageError,
+    EngageHTTPError,
+    EngageNoAnswer,
+    EngageRateLimited,
+    EngageServerError,
+    EngageUnreachable,
+    Voucher,
+)
+from ..engage_status import EngageStatus
+from .model import Attempt, Confirmed, Conflict, NotSent, Op, Outcome, Refused, Resend, Unknown
+
+# Engage's Date header has 1 s resolution and our clock may drift: how far outside our own attempt a
+# redemption may be stamped and still be ours.
+SKEW_ALLOWANCE = 5.0
+
+REFUSAL_REASONS = {
+    "RewardVoucherAlreadyRedeemed": "already_redeemed",
+    "RewardVoucherExpired": "expired",
+    "RewardVoucherNotFound": "not_found",
+    "InvalidRewardVoucherId": "invalid",
+    "ReactivationLimitExceeded": "reactivation_limit",
+}
+
+
+def refusal(exc: EngageHTTPError) -> Refused:
+    if exc.code in REFUSAL_REASONS:
+        return Refused(REFUSAL_REASONS[exc.code], exc.status)
+    by_status = {404: "not_found", 400: "invalid", 409: "engage_conflict", 422: "invalid"}
+    return Refused(by_status.get(exc.status, f"engage_{exc.status}"), exc.status)
+
+
+def transport_outcome(exc: EngageError) -> Outcome:
+    """Failures that say nothing about the voucher: sent-or-not decides between retry and reconcile."""
+    if isinstance(exc, EngageRateLimited):
+        return NotSent("rate_limited", exc.retry_after if exc.retry_after is not None else 1.0, 429)
+    if isinstance(exc, EngageAuthError):
+        return NotSent("engage_auth", None, exc.status)
+    if isinstance(exc, EngageUnreachable):
+        return NotSent("engage_unreachable")
+    if isinstance(exc, EngageServerError):
+        return Unknown(f"http_{exc.status}", exc.status)
+    if isinstance(exc, EngageNoAnswer):
+        return Unknown("no_answer")
+    return Unknown(type(exc).__name__)
+
+
+def in_our_window(redeemed_on: datetime, attempts: Sequence[Attempt], offset: float, now: float) -> bool:
+    """Did Engage stamp the redemption during one of our attempts that got no clear answer?"""
+    stamp = redeemed_on.astimezone(UTC).timestamp()
+    for attempt in attempts:
+        if attempt.outcome is not None and not attempt.outcome.startswith("unknown"):
+            continue
+        shift = attempt.server_offset if attempt.server_offset is not None else offset
+        start = attempt.started_at + shift - SKEW_ALLOWANCE
+        end = (attempt.finished_at or now) + shift + SKEW_ALLOWANCE
+        if start <= stamp <= end:
+            return True
+    return False
+
+
+def _find(vouchers: Sequence[Voucher], voucher_id: str) -> Voucher | None:
+    wanted = voucher_id.lower()
+    return next((v for v in vouchers if v.id.lower() == wanted), None)
+
+
+class VoucherRedeem:
+    def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
+        self.client = client
+        self.status = status
+        self.clock = clock
+
+    def _offset(self) -> float:
+        return self.client.server_offset or 0.0
+
+    async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        try:
+            await self.client.redeem_voucher(op.target_id)
+        except EngageHTTPError as exc:
+            if isinstance(exc, EngageServerError | EngageRateLimited | EngageAuthError):
+                self.status.record_failure(exc)
+                return transport_outcome(exc)
+            self.status.record_success()
+            if exc.code == "RewardVoucherAlreadyRedeemed" and any(
+                (a.outcome or "unknown").startswith("unknown") for a in attempts[:-1]
+            ):
+                # An earlier attempt of ours went unanswered: the redemption Engage has may be that one. The
+                # current attempt is left out: its 409 proves the redemption happened before it.
+                return await self.reconcile(op, attempts[:-1])
+            return refusal(exc)
+        except EngageError as exc:
+            self.status.record_failure(exc)
+            return transport_outcome(exc)
+        self.status.record_success()
+        return Confirmed("redeemed")
+
+    async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        try:
+            redeemed = await self.client.list_all_vouchers(op.contact_id, "redeemed")
+            voucher = _find(redeemed, op.target_id)
+            if voucher is None:
+                voucher = _find(await self.client.list_all_vouchers(op.contact_id, "all"), op.target_id)
+        except EngageHTTPError as exc:
+            if exc.status in (400, 404) and not isinstance(exc, EngageServerError):
+                self.status.record_success()
+                return refusal(exc)  # the contact is gone: so is the voucher
+            self.status.record_failure(exc)
+            return Unknown("reconcile_failed")
+        except EngageError as exc:
+            self.status.record_failure(exc)
+            return Unknown("reconcile_failed")
+        self.status.record_success()
+        if voucher is None:
+            return Refused("not_found")
+        if voucher.redeemed:
+            if voucher.redeemed_on is not None and in_our_window(
+                voucher.redeemed_on, attempts, self._offset(), self.clock()
+            ):
+                return Confirmed("reconciled")
+            return Conflict("already_redeemed")
+        if voucher.expires_on is not None and voucher.expires_on.timestamp() <= self.clock():
+            return Refused("expired")
+        return Resend("not_redeemed")
+
+
+class VoucherReactivate:
+    """Undo of a redemption (a voided sale). "Already active" is the goal reached, so it is success."""
+
+    def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
+        self.client = client
+        self.status = status
+        self.clock = clock
+
+    async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        try:
+            await self.client.reactivate_voucher(op.target_id)
+        except EngageHTTPError as exc:
+            if isinstance(exc, EngageServerError | EngageRateLimited | EngageAuthError):
+                self.status.record_failure(exc)
+                return transport_outcome(exc)
+            self.status.record_success()
+            if exc.code == "RewardVoucherAlreadyActivated":
+                return Confirmed("already_active")
+            return refusal(exc)
+        except EngageError as exc:
+            self.status.record_failure(exc)
+            return transport_outcome(exc)
+        self.status.record_success()
+        return Confirmed("reactivated")
+
+    async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        try:
+            voucher = _find(await self.client.list_all_vouchers(op.contact_id, "all"), op.target_id)
+        except EngageError as exc:
+            self.status.record_failure(exc)
+            return Unknown("reconcile_failed")
+        self.status.record_success()
+        if voucher is None:
+            return Refused("not_found")
+        if not voucher.redeemed:
+            return Confirmed("reconciled")
+        return Resend("still_redeemed")

@@ -1,0 +1,190 @@
+"""Drives outbox rows to a final state: in order, at most ``concurrency`` at once, under a request-rate cap.
+
+One ``process`` call per op at a time (a registry of in-flight tasks): the cashier path and the background loop
+share it, so an op is never sent twice concurrently, and a request the cashier stopped waiting for keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from ..engage_status import EngageStatus
+from ..events import EventBus
+from .model import CAPTURED, UNKNOWN, Attempt, Op, Outcome
+from .store import OutboxStore
+
+log = logging.getLogger(__name__)
+IDLE_POLL = 1.0
+
+
+class Executor(Protocol):
+    async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome: ...
+    async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome: ...
+
+
+class RateLimiter:
+    """Spaces requests at least 1/rate apart, plus any pause Engage asked for with 429."""
+
+    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        self._next = max(self._next, self._clock() + seconds)
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            wait = self._next - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next = max(self._next, self._clock()) + self.interval
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: OutboxStore,
+        executors: dict[str, Executor],
+        status: EngageStatus,
+        events: EventBus,
+        clock: Callable[[], float],
+        *,
+        concurrency: int = 4,
+        rate: float = 10.0,
+        server_offset: Callable[[], float | None] = lambda: None,
+        on_final: Callable[[Op], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.executors = executors
+        self.status = status
+        self.events = events
+        self.clock = clock
+        self.concurrency = concurrency
+        self.limiter = RateLimiter(rate, clock)
+        self.server_offset = server_offset
+        self.on_final = on_final
+        self._inflight: dict[str, asyncio.Task[Op]] = {}
+        self._wake = asyncio.Event()
+
+    # ---- entry points ----------------------------------------------------------------------------------
+
+    def kick(self, op_id: str) -> asyncio.Task[Op]:
+        """Process an op now (or join the processing already under way)."""
+        task = self._inflight.get(op_id)
+        if task is None or task.done():
+            task = asyncio.create_task(self._guarded(op_id), name=f"op-{op_id}")
+            self._inflight[op_id] = task
+            task.add_done_callback(functools.partial(self._done, op_id))
+        return task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug or a database hiccup must not stop the queue for good
+                log.exception("outbox worker tick failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), await self._sleep_for())
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def drain_in_flight(self) -> None:
+        """Stop: let requests on the wire finish (they may have redeemed something) rather than cancel them."""
+        if self._inflight:
+            await asyncio.wait(list(self._inflight.values()), timeout=10)
+
+    # ---- internals -------------------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        if self.status.is_offline:
+            return  # the probe brings Engage back; sending now would only fail
+        free = self.concurrency - len(self._inflight)
+        if free <= 0:
+            return
+        for op in await self.store.due(self.clock(), free, set(self._inflight)):
+            self.kick(op.op_id)
+
+    async def _sleep_for(self) -> float:
+        due = await self.store.next_due_at()
+        if due is None:
+            return IDLE_POLL
+        return min(IDLE_POLL, max(0.02, due - self.clock()))
+
+    def _done(self, op_id: str, task: asyncio.Task[Op]) -> None:
+        if self._inflight.get(op_id) is task:
+            del self._inflight[op_id]
+        self._wake.set()
+
+    async def _guarded(self, op_id: str) -> Op:
+        try:
+            return await self.process(op_id)
+        except Exception:
+            log.exception("processing op failed; it stays queued")
+            op = await self.store.get(op_id)
+            if op is None:
+                raise
+            return op
+
+    async def process(self, op_id: str) -> Op:
+        """Reconcile if UNKNOWN, send once if CAPTURED and due, reconcile at once if that send went unanswered."""
+        op = await self._require(op_id)
+        if op.state == UNKNOWN:
+            op = await self._reconcile(op)
+        if op.state == CAPTURED and op.next_attempt_at <= self.clock() + 0.001:
+            op = await self._send(op)
+            if op.state == UNKNOWN:
+                op = await self._reconcile(op)
+        return op
+
+    async def _require(self, op_id: str) -> Op:
+        op = await self.store.get(op_id)
+        if op is None:
+            raise KeyError(op_id)
+        return op
+
+    async def _send(self, op: Op) -> Op:
+        begun = await self.store.begin_attempt(op.op_id, self.clock())  # committed before anything goes out
+        if begun is None:
+            return await self._require(op.op_id)
+        op, number = begun
+        executor = self.executors[op.kind]
+        await self.limiter.acquire()
+        outcome = await executor.send(op, await self.store.attempts(op.op_id))
+        status = getattr(outcome, "http_status", None)
+        if getattr(outcome, "why", "") == "rate_limited":
+            self.limiter.pause(getattr(outcome, "retry_after", None) or 1.0)
+        updated = await self.store.apply(
+            op.op_id, outcome, self.clock(), attempt=number, server_offset=self.server_offset(), http_status=status
+        )
+        self._publish(updated)
+        return updated
+
+    async def _reconcile(self, op: Op) -> Op:
+        await self.limiter.acquire()
+        outcome = await self.executors[op.kind].reconcile(op, await self.store.attempts(op.op_id))
+        updated = await self.store.apply(op.op_id, outcome, self.clock())
+        self._publish(updated)
+        return updated
+
+    def _publish(self, op: Op) -> None:
+        self.events.publish("op", op.to_json())
+        if not op.is_live:
+            log.info("op %s %s: %s %s", op.op_id, op.kind, op.state, op.reason or "")
+            if self.on_final is not None:
+                self.on_final(op)
