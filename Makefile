@@ -36,7 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 soak: $(STAMP)
-	POSPLUGIN_SOAK=1 $(BIN)/python -m pytest -q -m slow
+	POSPLUGIN_SOAK=1 $(BIN)/python -m pytest -q -s tests/test_crash_recovery.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -79,6 +79,7 @@ class Agent:
             ),
             connect_retries=config.engage.connect_retries,
             transport=self.options.engage_transport,
+            clock=self.options.clock,
         )
         self.db = Database(paths.database)
         self.cache = MemberCache(

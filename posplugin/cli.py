@@ -240,6 +240,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def _require_free_port(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: connections left in TIME_WAIT by a killed agent must not block its restart.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -91,8 +91,10 @@ class EngageClient:
         timeouts: EngageTimeouts | None = None,
         connect_retries: int = 1,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.timeouts = timeouts or EngageTimeouts()
+        self._clock = clock
         self._api_key = api_key
         self.server_offset: float | None = None
         self._http = httpx.AsyncClient(
@@ -148,7 +150,7 @@ class EngageClient:
         server_now = parse_http_date(response.headers.get("date"))
         if server_now is not None:
             # Engage's clock relative to ours (Date has 1 s resolution); used to place redemptions in time.
-            self.server_offset = server_now.timestamp() - time.time()
+            self.server_offset = server_now.timestamp() - self._clock()
         return response
 
     @staticmethod

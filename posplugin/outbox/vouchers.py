@@ -24,9 +24,11 @@ from ..engage import (
 from ..engage_status import EngageStatus
 from .model import Attempt, Confirmed, Conflict, NotSent, Op, Outcome, Refused, Resend, Unknown
 
-# Engage's Date header has 1 s resolution and our clock may drift: how far outside our own attempt a
-# redemption may be stamped and still be ours.
-SKEW_ALLOWANCE = 5.0
+# How far outside our own attempt a redemption may be stamped and still be ours. With Engage's clock measured
+# from its Date header (1 s resolution, truncated), the true offset lies in [measured, measured + 1 s + RTT]:
+# a stamp can be at most a little early and up to ~1 s late. Without a measurement, allow 5 s either way.
+EARLY_MEASURED, LATE_MEASURED = 0.5, 2.0
+SKEW_UNMEASURED = 5.0
 
 REFUSAL_REASONS = {
     "RewardVoucherAlreadyRedeemed": "already_redeemed",
@@ -59,15 +61,16 @@ def transport_outcome(exc: EngageError) -> Outcome:
     return Unknown(type(exc).__name__)
 
 
-def in_our_window(redeemed_on: datetime, attempts: Sequence[Attempt], offset: float, now: float) -> bool:
+def in_our_window(redeemed_on: datetime, attempts: Sequence[Attempt], offset: float | None, now: float) -> bool:
     """Did Engage stamp the redemption during one of our attempts that got no clear answer?"""
     stamp = redeemed_on.astimezone(UTC).timestamp()
     for attempt in attempts:
         if attempt.outcome is not None and not attempt.outcome.startswith("unknown"):
             continue
         shift = attempt.server_offset if attempt.server_offset is not None else offset
-        start = attempt.started_at + shift - SKEW_ALLOWANCE
-        end = (attempt.finished_at or now) + shift + SKEW_ALLOWANCE
+        early, late = (SKEW_UNMEASURED, SKEW_UNMEASURED) if shift is None else (EARLY_MEASURED, LATE_MEASURED)
+        start = attempt.started_at + (shift or 0.0) - early
+        end = (attempt.finished_at or now) + (shift or 0.0) + late
         if start <= stamp <= end:
             return True
     return False
@@ -84,8 +87,8 @@ class VoucherRedeem:
         self.status = status
         self.clock = clock
 
-    def _offset(self) -> float:
-        return self.client.server_offset or 0.0
+    def _offset(self) -> float | None:
+        return self.client.server_offset
 
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         try:
