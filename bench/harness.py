@@ -63,7 +63,7 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
 
 
 @contextmanager
-def simulator(rate_limit: int = 1_000_000) -> Iterator[tuple[str, str]]:
+def simulator(rate_limit: int = 1_000_000, bulk_vouchers: int = 0) -> Iterator[tuple[str, str]]:
     port = free_port()
     control = free_port()
     proc = subprocess.Popen(
@@ -78,6 +78,8 @@ def simulator(rate_limit: int = 1_000_000) -> Iterator[tuple[str, str]]:
             str(control),
             "--api-key",
             API_KEY,
+            "--bulk-vouchers",
+            str(bulk_vouchers),
             "--rate-limit",
             str(rate_limit),
         ],
@@ -93,10 +95,13 @@ def simulator(rate_limit: int = 1_000_000) -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
-def agent(engage_url: str, extra_toml: str = "") -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+def agent(
+    engage_url: str, extra_toml: str = "", data_dir: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
     """Start ``posplugin run``; yields (base URL, process, seconds from spawn to health answering)."""
     port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = data_dir or scratch
         config = Path(tmp) / "config.toml"
         config.write_text(
             f'[agent]\nport = {port}\ndata_dir = "{tmp}/data"\nlog_dir = "{tmp}/logs"\n'

@@ -35,6 +35,7 @@ from .scan_codes import ScanRules
 from .secret_store import API_TOKEN, ENGAGE_API_KEY, SecretStore
 
 log = logging.getLogger(__name__)
+MEMBER_REFRESH_INTERVAL = 3.0  # seconds
 
 
 @dataclass
@@ -134,6 +135,7 @@ class Agent:
         self.features = {"identify", "redeem", "reactivate"}
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
+        self._refreshed: dict[str, float] = {}
         self.last_scan: dict[str, Any] | None = None
 
     def _ensure_token(self) -> str:
@@ -183,13 +185,22 @@ class Agent:
             self.worker.wake()
 
     def _op_final(self, op: Op) -> None:
-        if op.state == CONFIRMED and op.kind in (VOUCHER_REDEEM, VOUCHER_REACTIVATE):
-            self._spawn(self._refresh_member(op.contact_id))
+        """Show the member's new vouchers on an open panel. Only when someone is watching, and once per member
+        per few seconds: a queue draining after an outage must not triple its load on Engage."""
+        if op.state != CONFIRMED or op.kind not in (VOUCHER_REDEEM, VOUCHER_REACTIVATE):
+            return
+        if self.events.subscriber_count == 0:
+            return
+        now = self.options.clock()
+        if now - self._refreshed.get(op.contact_id, 0.0) < MEMBER_REFRESH_INTERVAL:
+            return
+        self._refreshed[op.contact_id] = now
+        self._spawn(self._refresh_member(op.contact_id))
 
     async def _refresh_member(self, contact_id: str) -> None:
         """After a voucher changed, refresh the member (cache and panel); failure here is harmless."""
         try:
-            await self.members.member(contact_id)
+            self.members.announce(await self.members.member(contact_id))
         except Exception as exc:
             log.info("member refresh after op failed: %s", type(exc).__name__)
 

@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim.add_argument("--api-key", default=DEMO_API_KEY)
     sim.add_argument("--rate-limit", type=int, default=200, help="requests/s per API key before 429")
     sim.add_argument("--empty", action="store_true", help="start without the demo members")
+    sim.add_argument("--bulk-vouchers", type=int, default=0, help="add a member with this many vouchers")
 
     doctor = sub.add_parser("doctor", help="check config, secrets, Engage, printer and scanner")
     doctor.add_argument("--config")
@@ -67,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets.add_argument("--config")
     secrets.add_argument("action", choices=("set", "get", "delete", "status"))
     secrets.add_argument("name", nargs="?", choices=SECRET_NAMES)
+
+    queue = sub.add_parser("queue", help="list, retry or park queued operations (works with the agent running)")
+    queue.add_argument("--config")
+    queue.add_argument("action", choices=("list", "retry", "park"))
+    queue.add_argument("op_id", nargs="?")
+    queue.add_argument("--json", action="store_true")
 
     check = sub.add_parser("config", help="validate a config file")
     check.add_argument("action", choices=("check", "show"))
@@ -80,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "simulator": cmd_simulator,
             "doctor": cmd_doctor,
             "secrets": cmd_secrets,
+            "queue": cmd_queue,
             "config": cmd_config,
         }[args.command]
         return handler(args)
@@ -164,10 +172,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    from .simulator import EngageSimulator, SimState, seed_demo_data
+    from .simulator import EngageSimulator, SimState, seed_bulk_vouchers, seed_demo_data
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    state = SimState() if args.empty else seed_demo_data(SimState())
+    state = seed_bulk_vouchers(SimState() if args.empty else seed_demo_data(SimState()), args.bulk_vouchers)
     control = args.control_port if args.control_port is not None else args.port + 1
     simulator = EngageSimulator(
         state, api_key=args.api_key, port=args.port, control_port=control, rate_limit_per_second=args.rate_limit
@@ -227,6 +235,49 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     removed = store.delete(args.name)
     print(f"{args.name} {'deleted' if removed else 'was not set'}")
     return 0
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .database import Database
+    from .outbox.store import OutboxStore
+
+    config = _load(args)
+    paths = resolve_paths(config)
+    if not paths.database.exists():
+        print("posplugin queue: no database yet (the agent has not run here)", file=sys.stderr)
+        return 1
+    if args.action != "list" and not args.op_id:
+        print(f"posplugin queue {args.action}: give the opId", file=sys.stderr)
+        return 2
+    db = Database(paths.database)
+    store = OutboxStore(db, config.offline.max_attempts, config.offline.park_after_hours * 3600)
+
+    async def run() -> int:
+        if args.action == "list":
+            ops = await store.listing()
+            if args.json:
+                print(json.dumps({**(await store.counts()), "ops": [op.to_json() for op in ops]}, indent=2))
+                return 0
+            if not ops:
+                print("queue empty")
+            for op in ops:
+                age = time.time() - op.created_at
+                print(f"{op.op_id:<38} {op.kind:<20} {op.api_state:<9} {op.reason or '':<20} {age / 60:7.1f} min")
+            return 0
+        existing = await store.get(args.op_id)
+        if existing is None:
+            print(f"posplugin queue: no operation {args.op_id}", file=sys.stderr)
+            return 1
+        op = await (store.retry if args.action == "retry" else store.park)(args.op_id, time.time())
+        print(f"{op.op_id}: {op.api_state}{' (' + op.reason + ')' if op.reason else ''}")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    finally:
+        db.close()
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Last member views, kept so the till can still show a member while Engage is unreachable.
 
-Bounded (least recently used rows go first) and expiring. Scanned codes are stored only as salted hashes,
+Bounded (the least recently refreshed rows go first) and expiring. Scanned codes are stored only as salted hashes,
 so the cache maps a card to a member without keeping card numbers. The view holds only what the panel shows.
 """
 
@@ -44,33 +44,42 @@ class MemberCache:
         now = self._clock()
         payload = json.dumps(view, ensure_ascii=False)
 
-        def write(conn: sqlite3.Connection) -> None:
-            def body(c: sqlite3.Connection) -> None:
+        def body(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT INTO member_cache(contact_id, view_json, fetched_at, last_used) VALUES (?,?,?,?) "
+                "ON CONFLICT(contact_id) DO UPDATE SET view_json=excluded.view_json, "
+                "fetched_at=excluded.fetched_at, last_used=excluded.last_used",
+                (contact_id, payload, now, now),
+            )
+            if code is not None:
                 c.execute(
-                    "INSERT INTO member_cache(contact_id, view_json, fetched_at, last_used) VALUES (?,?,?,?) "
-                    "ON CONFLICT(contact_id) DO UPDATE SET view_json=excluded.view_json, "
-                    "fetched_at=excluded.fetched_at, last_used=excluded.last_used",
-                    (contact_id, payload, now, now),
+                    "INSERT OR REPLACE INTO scan_keys(code_hash, contact_id, seen_at) VALUES (?,?,?)",
+                    (code_hash(code), contact_id, now),
                 )
-                if code is not None:
-                    c.execute(
-                        "INSERT OR REPLACE INTO scan_keys(code_hash, contact_id, seen_at) VALUES (?,?,?)",
-                        (code_hash(code), contact_id, now),
-                    )
-                self._evict(c, now)
+            self._evict(c, now)
 
-            transaction(conn, body)
+        def write(conn: sqlite3.Connection) -> None:
+            # A cache entry is not money: no fsync for it (WAL keeps it consistent; the next FULL commit of the
+            # outbox makes it durable too). The connection goes back to FULL before anything else runs on it.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                transaction(conn, body)
+            finally:
+                conn.execute("PRAGMA synchronous = FULL")
 
         await self._db.run(write)
 
     def _evict(self, conn: sqlite3.Connection, now: float) -> None:
-        conn.execute("DELETE FROM member_cache WHERE fetched_at < ?", (now - self.max_age,))
-        conn.execute(
-            "DELETE FROM member_cache WHERE contact_id NOT IN "
-            "(SELECT contact_id FROM member_cache ORDER BY last_used DESC LIMIT ?)",
-            (self.max_entries,),
-        )
-        conn.execute("DELETE FROM scan_keys WHERE contact_id NOT IN (SELECT contact_id FROM member_cache)")
+        expired = conn.execute("DELETE FROM member_cache WHERE fetched_at < ?", (now - self.max_age,)).rowcount
+        size = conn.execute("SELECT count(*) FROM member_cache").fetchone()[0]
+        if size > self.max_entries:
+            conn.execute(
+                "DELETE FROM member_cache WHERE contact_id NOT IN "
+                "(SELECT contact_id FROM member_cache ORDER BY last_used DESC LIMIT ?)",
+                (self.max_entries,),
+            )
+        if expired or size > self.max_entries:
+            conn.execute("DELETE FROM scan_keys WHERE contact_id NOT IN (SELECT contact_id FROM member_cache)")
 
     async def get(self, contact_id: str) -> CachedView | None:
         now = self._clock()
@@ -82,7 +91,6 @@ class MemberCache:
             ).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE member_cache SET last_used = ? WHERE contact_id = ?", (now, contact_id))
             return CachedView(json.loads(row["view_json"]), float(row["fetched_at"]))
 
         return await self._db.run(read)

@@ -156,6 +156,7 @@ class MemberService:
             if not done:
                 self._background.add(live)
                 live.add_done_callback(self._finish_background)
+                live.add_done_callback(self._announce_late)
                 return self._cached_view(cached.view, cached.fetched_at, "slow")
         try:
             return await live
@@ -163,6 +164,10 @@ class MemberService:
             raise
         except EngageError as exc:
             return await self._from_cache_or_fail(known_id, exc)
+
+    def _announce_late(self, task: asyncio.Task[dict[str, Any]]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self.announce(task.result())
 
     def _finish_background(self, task: asyncio.Task[Any]) -> None:
         self._background.discard(task)
@@ -228,8 +233,12 @@ class MemberService:
         # Off the answer's path: the write (an fsync) is queued on the database thread before any later read,
         # so an offline scan right after still finds it.
         self._in_background(self.cache.put(contact.id, view, code))
-        self.events.publish("member", {"contactId": contact.id, "source": "live"})
         return view
+
+    def announce(self, view: dict[str, Any]) -> None:
+        """Tell open panels about a view fetched in the background (never for a view a caller asked for, or a
+        panel that refetches on the event would loop)."""
+        self.events.publish("member", {"contactId": view["contact"]["id"], "source": view["source"], "view": view})
 
     def _in_background(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -32,3 +32,21 @@ def test_corrupt_file_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(DatabaseError, match="not a usable"):
         open_connection(path)
+
+
+def test_member_cache_writes_leave_the_connection_at_full_sync(tmp_path: Path) -> None:
+    import asyncio
+
+    from posplugin.database import Database
+    from posplugin.member_cache import MemberCache
+
+    db = Database(tmp_path / "db.sqlite3")
+    db.open()
+    cache = MemberCache(db, max_entries=2, max_age_seconds=3600, clock=lambda: 1000.0)
+    for n in range(4):
+        asyncio.run(cache.put(f"c{n}", {"n": n}, code=f"card{n}"))
+    assert db.run_sync(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]) == 2  # FULL for the outbox
+    assert asyncio.run(cache.size()) == 2
+    assert asyncio.run(cache.contact_for_code("card0")) is None  # evicted with its member
+    assert asyncio.run(cache.contact_for_code("card3")) == "c3"
+    db.close()

@@ -176,3 +176,30 @@ def test_openapi_is_served(running: RunningAgent) -> None:
     with running.client() as http:
         spec = http.get("/openapi.json").json()
     assert "/api/v1/identify" in spec["paths"] and "/api/v1/health" in spec["paths"]
+
+
+def test_member_events_come_only_from_background_refreshes(running: RunningAgent, sim: EngageSimulator) -> None:
+    """A panel that reacts to `member` events must not be able to loop: asking for a member announces nothing;
+    a slow Engage answering after the cached view was served announces the fresh view."""
+    queue = running.agent.events.subscribe()
+    try:
+        identify(running, "2400000010014")
+        with running.client() as http:
+            http.get(f"/api/v1/members/{ASA}")
+        time.sleep(0.2)
+        assert [e.name for e in _drain(queue)] == []
+        sim.faults.latency = 1.5
+        assert identify(running, "2400000010014").json()["cacheReason"] == "slow"
+        wait_for(lambda: not queue.empty(), timeout=5)
+        event = queue.get_nowait()
+        assert event.name == "member" and event.data["view"]["source"] == "live"
+    finally:
+        sim.faults.latency = 0
+        running.agent.events.unsubscribe(queue)
+
+
+def _drain(queue: Any) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

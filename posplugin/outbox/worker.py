@@ -27,7 +27,8 @@ class Executor(Protocol):
 
 
 class RateLimiter:
-    """Spaces requests at least 1/rate apart, plus any pause Engage asked for with 429."""
+    """Requests at ``rate`` per second on average, plus any pause Engage asked for with 429. A slot missed
+    because nothing was ready may be caught up once (a burst of two), so a busy queue really runs at the cap."""
 
     def __init__(self, rate: float, clock: Callable[[], float]) -> None:
         self.interval = 1.0 / rate
@@ -43,7 +44,7 @@ class RateLimiter:
             wait = self._next - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            self._next = max(self._next, self._clock()) + self.interval
+            self._next = max(self._next, self._clock() - self.interval) + self.interval
 
 
 class OutboxWorker:

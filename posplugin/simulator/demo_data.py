@@ -102,3 +102,24 @@ def seed_demo_data(state: SimState) -> SimState:
             promotion_id=demo_id(f"promotion:{key}"),
         )
     return state
+
+
+BULK_CONTACT = "bulk"
+
+
+def bulk_voucher_id(n: int) -> str:
+    return demo_id(f"bulk-voucher:{n}")
+
+
+def seed_bulk_vouchers(state: SimState, count: int) -> SimState:
+    """One extra member holding ``count`` vouchers: for benchmarks and soak runs."""
+    if count <= 0:
+        return state
+    contact = state.add_contact(Contact(member_id(BULK_CONTACT), "Bulk", "Bänk", "1999999", cards=["2499999999999"]))
+    now = state.now()
+    for n in range(count):
+        vid = bulk_voucher_id(n)
+        state.vouchers[vid] = Voucher(
+            vid, contact.id, f"99{n:011d}", "Bonuscheck 10 kr", 10, "SEK", now + timedelta(days=30), 250
+        )
+    return state

@@ -71,3 +71,31 @@ def test_serial_scan_updates_the_panel(page: Any, agent_factory: Any) -> None:
     expect(page.locator("#member-name")).to_have_text("Märta Lindqvist")
     expect(page.locator("#points-balance")).to_have_text("9,800")
     shot(page, "panel-serial-scan")
+
+
+def test_redeem_button_redeems_and_a_queued_one_turns_redeemed(
+    page: Any, agent_factory: Any, sim: EngageSimulator
+) -> None:
+    from posplugin.simulator import FaultRule
+
+    running: RunningAgent = agent_factory(offline={"cashier_wait": 1.0})
+    page.goto(running.base_url + "/")
+    page.keyboard.type("2400000010014")
+    page.keyboard.press("Enter")
+    rows = page.locator("#vouchers li")
+    expect(rows).to_have_count(2)
+    first = rows.filter(has_text="Födelsedagscheck 50 kr")
+    second = rows.filter(has_text="Bonuscheck 195 kr")
+    first.locator("button.redeem").click()
+    expect(first.locator(".op-state")).to_have_text("Redeemed")
+    expect(page.locator("#scan")).to_be_focused()
+
+    sim.faults.add(FaultRule("slow_commit", method="POST", path="/redeem$", delay=2.5))
+    second.locator("button.redeem").click()
+    state = second.locator(".op-state")
+    expect(state).to_have_text("Queued — will be sent later")
+    shot(page, "panel-queued")
+    expect(state).to_have_text("Redeemed", timeout=10_000)
+    expect(rows).to_have_count(2)  # used vouchers stay on screen with their state
+    expect(rows.nth(0)).to_contain_text("Födelsedagscheck 50 kr")
+    assert sorted(sim.state.redeem_commits.values()) == [1, 1]

@@ -9,7 +9,7 @@ const TEXT = {
     expires: "Gäller t.o.m.", member_no: "Medlemsnr", searching: "Söker…",
     cached: (age) => `Sparade uppgifter (${age}) — kan vara inaktuella`, redeem: "Lös in",
     redeem_unavailable: "Inlösen inte aktiverad", redeemed: "Inlöst", queued: "I kö — skickas senare",
-    rejected: "Nekad", conflict: "Konflikt — kontakta butikschef", parked: "Stoppad — kontakta butikschef",
+    rejected: "Nekad", sending: "Skickar…", conflict: "Konflikt — kontakta butikschef", parked: "Stoppad — kontakta butikschef",
     minutes: (n) => n < 1 ? "nyss" : n < 60 ? `${n} min gamla` : `${Math.round(n / 60)} h gamla`,
     scan_error: "Skanningen gick inte att läsa", network: "Kassaagenten svarar inte",
   },
@@ -20,7 +20,7 @@ const TEXT = {
     expires: "Valid until", member_no: "Member no", searching: "Searching…",
     cached: (age) => `Saved details (${age}) — may be out of date`, redeem: "Redeem",
     redeem_unavailable: "Redemption not enabled", redeemed: "Redeemed", queued: "Queued — will be sent later",
-    rejected: "Rejected", conflict: "Conflict — ask the store manager", parked: "Stopped — ask the store manager",
+    rejected: "Rejected", sending: "Sending…", conflict: "Conflict — ask the store manager", parked: "Stopped — ask the store manager",
     minutes: (n) => n < 1 ? "just now" : n < 60 ? `${n} min old` : `${Math.round(n / 60)} h old`,
     scan_error: "The scan could not be read", network: "The till agent is not answering",
   },
@@ -30,7 +30,9 @@ const lang = document.documentElement.lang in TEXT ? document.documentElement.la
 const T = TEXT[lang];
 const token = document.querySelector('meta[name="pos-token"]').content;
 const $ = (id) => document.getElementById(id);
-const state = { contactId: null, features: [] };
+// ops: voucherId → {voucher, op} for the member on screen, so a refresh after a redemption keeps the row
+// (with its state) instead of dropping the voucher the cashier just used.
+const state = { contactId: null, features: [], ops: new Map(), order: [] };
 
 function api(path, options = {}) {
   const headers = { "X-POS-Token": token, ...(options.body ? { "Content-Type": "application/json" } : {}) };
@@ -75,6 +77,7 @@ function formatDate(iso) {
 }
 
 function renderMember(view) {
+  if (state.contactId !== view.contact.id) { state.ops.clear(); state.order = []; }
   state.contactId = view.contact.id;
   const c = view.contact;
   $("member-name").textContent = `${c.firstName} ${c.lastName}`.trim();
@@ -90,8 +93,14 @@ function renderMember(view) {
   }
   const list = $("vouchers");
   list.replaceChildren();
-  for (const v of view.vouchers) list.appendChild(voucherRow(v));
-  $("no-vouchers").hidden = view.vouchers.length > 0;
+  const shown = new Set(view.vouchers.map((v) => v.id));
+  const vouchers = [...view.vouchers];
+  for (const [id, entry] of state.ops) if (!shown.has(id)) vouchers.push(entry.voucher);
+  // Rows keep the place they were first shown in, so nothing jumps under the cashier's finger.
+  for (const v of vouchers) if (!state.order.includes(v.id)) state.order.push(v.id);
+  vouchers.sort((a, b) => state.order.indexOf(a.id) - state.order.indexOf(b.id));
+  for (const v of vouchers) list.appendChild(voucherRow(v));
+  $("no-vouchers").hidden = vouchers.length > 0;
   $("member").hidden = false;
 }
 
@@ -118,24 +127,40 @@ function voucherRow(v) {
   const enabled = state.features.includes("redeem");
   button.disabled = !enabled;
   if (!enabled) button.title = T.redeem_unavailable;
-  button.addEventListener("click", () => redeem(v, button, action));
+  button.addEventListener("click", () => redeem(v, button));
   action.appendChild(button);
   li.append(info, action);
+  const known = state.ops.get(v.id);
+  if (known) showOpState(action, known.op);
   return li;
 }
 
-async function redeem(voucher, button, cell) {
+async function redeem(voucher, button) {
   button.disabled = true;
+  // Known before the request leaves: an SSE refresh or op event may arrive before the POST's own answer.
+  const opId = crypto.randomUUID();
+  state.ops.set(voucher.id, { voucher, op: { opId, state: "sending" } });
+  refreshRow(voucher.id);
   try {
     const op = await api(`/api/v1/vouchers/${encodeURIComponent(voucher.id)}/redeem`, {
-      method: "POST", body: JSON.stringify({ contactId: state.contactId, opId: crypto.randomUUID() }),
+      method: "POST", body: JSON.stringify({ contactId: state.contactId, opId }),
     });
-    showOpState(cell, op);
+    const entry = state.ops.get(voucher.id);
+    // An op event may already have brought a later state than this answer's "queued": keep that one.
+    const eventWasNewer = entry && entry.op.state !== "sending" && op.state === "queued";
+    if (entry && !eventWasNewer) entry.op = op;
   } catch (err) {
-    button.disabled = false;
+    state.ops.delete(voucher.id);
     showMessage(err.message);
   }
+  refreshRow(voucher.id);
   focusScan();
+}
+
+function refreshRow(voucherId) {
+  const row = document.querySelector(`#vouchers li[data-voucher-id="${CSS.escape(voucherId)}"]`);
+  const entry = state.ops.get(voucherId);
+  if (row && entry) row.replaceWith(voucherRow(entry.voucher));
 }
 
 function showOpState(cell, op) {
@@ -213,9 +238,14 @@ function handleEvent(block) {
   } else if (name === "status" || name === "hello") {
     setStatus(payload.engage);
     refreshHealth();
-  } else if (name === "member" && payload.contactId === state.contactId && payload.source === "live") {
-    api(`/api/v1/members/${state.contactId}`).then(renderMember, () => {});
+  } else if (name === "member" && payload.contactId === state.contactId && payload.view) {
+    renderMember(payload.view);  // a background refresh: render it as it is, never refetch (that would loop)
   } else if (name === "op") {
+    const entry = payload.voucherId && state.ops.get(payload.voucherId);
+    if (entry && entry.op.opId === payload.opId) {
+      entry.op = payload;
+      refreshRow(payload.voucherId);
+    }
     refreshHealth();
   }
 }
