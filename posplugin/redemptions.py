@@ -113,32 +113,15 @@ class RedemptionService:
                 raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language))
             return await self._answer(existing)
         now = self.clock()
+        offline = self.status.is_offline
+        outcome: dict[str, Any] = {}
+        if offline:
+            refusal = await self._offline_refusal(kind, voucher_id, contact_id, now)
+            # Refused offline: stored all the same, so the same opId keeps getting the same answer.
+            outcome = {"state": REJECTED, "reason": refusal} if refusal else {"reported_queued": True, "offline": True}
         try:
-            if self.status.is_offline:
-                refusal = await self._offline_refusal(kind, voucher_id, contact_id, now)
-                if refusal is not None:
-                    op, _ = await self.store.capture(
-                        op_id=op_id,
-                        kind=kind,
-                        target_id=voucher_id,
-                        contact_id=contact_id,
-                        now=now,
-                        state=REJECTED,
-                        reason=refusal,
-                    )
-                    return self.describe(op)
-                op, _ = await self.store.capture(
-                    op_id=op_id,
-                    kind=kind,
-                    target_id=voucher_id,
-                    contact_id=contact_id,
-                    now=now,
-                    reported_queued=True,
-                    offline=True,
-                )
-                return self.describe(op)
             op, _ = await self.store.capture(
-                op_id=op_id, kind=kind, target_id=voucher_id, contact_id=contact_id, now=now
+                op_id=op_id, kind=kind, target_id=voucher_id, contact_id=contact_id, now=now, **outcome
             )
         except OpIdConflict:
             raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language)) from None
@@ -146,7 +129,7 @@ class RedemptionService:
             raise AgentError(
                 409, "voucher_busy", f"{message('voucher_busy', self.language)} (opId {busy.live.op_id})"
             ) from None
-        return await self._answer(op)
+        return self.describe(op) if offline else await self._answer(op)
 
     async def _answer(self, op: Op) -> dict[str, Any]:
         """Wait a few seconds for a live op; past that the POS hears "queued" and the request carries on."""

@@ -7,7 +7,7 @@ is settled by reading the redeemed list, and Engage's "already redeemed" counts 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from ..engage import (
@@ -81,23 +81,38 @@ def _find(vouchers: Sequence[Voucher], voucher_id: str) -> Voucher | None:
     return next((v for v in vouchers if v.id.lower() == wanted), None)
 
 
-class VoucherRedeem:
+class _VoucherCall:
+    """What redeem and reactivate share: one POST, and how its failures map to outcomes."""
+
     def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
         self.client = client
         self.status = status
         self.clock = clock
 
-    def _offset(self) -> float | None:
-        return self.client.server_offset
-
-    async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+    async def _post(
+        self,
+        call: Callable[[], Awaitable[object]],
+        confirmed: str,
+        on_refusal: Callable[[EngageHTTPError], Awaitable[Outcome]],
+    ) -> Outcome:
         try:
-            await self.client.redeem_voucher(op.target_id)
+            await call()
         except EngageHTTPError as exc:
             if isinstance(exc, EngageServerError | EngageRateLimited | EngageAuthError):
                 self.status.record_failure(exc)
                 return transport_outcome(exc)
             self.status.record_success()
+            return await on_refusal(exc)
+        except EngageError as exc:
+            self.status.record_failure(exc)
+            return transport_outcome(exc)
+        self.status.record_success()
+        return Confirmed(confirmed)
+
+
+class VoucherRedeem(_VoucherCall):
+    async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        async def refused(exc: EngageHTTPError) -> Outcome:
             if exc.code == "RewardVoucherAlreadyRedeemed" and any(
                 (a.outcome or "unknown").startswith("unknown") for a in attempts[:-1]
             ):
@@ -105,11 +120,8 @@ class VoucherRedeem:
                 # current attempt is left out: its 409 proves the redemption happened before it.
                 return await self.reconcile(op, attempts[:-1])
             return refusal(exc)
-        except EngageError as exc:
-            self.status.record_failure(exc)
-            return transport_outcome(exc)
-        self.status.record_success()
-        return Confirmed("redeemed")
+
+        return await self._post(lambda: self.client.redeem_voucher(op.target_id), "redeemed", refused)
 
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         try:
@@ -131,7 +143,7 @@ class VoucherRedeem:
             return Refused("not_found")
         if voucher.redeemed:
             if voucher.redeemed_on is not None and in_our_window(
-                voucher.redeemed_on, attempts, self._offset(), self.clock()
+                voucher.redeemed_on, attempts, self.client.server_offset, self.clock()
             ):
                 return Confirmed("reconciled")
             return Conflict("already_redeemed")
@@ -140,30 +152,16 @@ class VoucherRedeem:
         return Resend("not_redeemed")
 
 
-class VoucherReactivate:
+class VoucherReactivate(_VoucherCall):
     """Undo of a redemption (a voided sale). "Already active" is the goal reached, so it is success."""
 
-    def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
-        self.client = client
-        self.status = status
-        self.clock = clock
-
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
-        try:
-            await self.client.reactivate_voucher(op.target_id)
-        except EngageHTTPError as exc:
-            if isinstance(exc, EngageServerError | EngageRateLimited | EngageAuthError):
-                self.status.record_failure(exc)
-                return transport_outcome(exc)
-            self.status.record_success()
+        async def refused(exc: EngageHTTPError) -> Outcome:
             if exc.code == "RewardVoucherAlreadyActivated":
                 return Confirmed("already_active")
             return refusal(exc)
-        except EngageError as exc:
-            self.status.record_failure(exc)
-            return transport_outcome(exc)
-        self.status.record_success()
-        return Confirmed("reactivated")
+
+        return await self._post(lambda: self.client.reactivate_voucher(op.target_id), "reactivated", refused)
 
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         try:
