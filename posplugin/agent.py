@@ -30,6 +30,7 @@ from .outbox.store import Backoff, OutboxStore
 from .outbox.vouchers import VoucherReactivate, VoucherRedeem
 from .outbox.worker import OutboxWorker
 from .paths import AgentPaths
+from .receipts.service import ReceiptService
 from .redemptions import OfflineLimits, RedemptionService
 from .scan_codes import ScanRules
 from .secret_store import API_TOKEN, ENGAGE_API_KEY, SecretStore
@@ -132,7 +133,17 @@ class Agent:
             config.agent.language,
             clock,
         )
-        self.features = {"identify", "redeem", "reactivate"}
+        from drivers.printer import open_printer
+
+        self.receipts = ReceiptService(
+            config,
+            open_printer(config.printer, paths.data_dir / "printer.bin"),
+            self.members,
+            self.cache,
+            self.client,
+            clock,
+        )
+        self.features = {"identify", "redeem", "reactivate", "print"}
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self._refreshed: dict[str, float] = {}
@@ -158,6 +169,7 @@ class Agent:
         if recovered:
             log.warning("%d operation(s) were on the wire when the agent stopped; reconciling them", recovered)
         self._tasks.append(asyncio.create_task(self.worker.run_forever(), name="outbox-worker"))
+        self.receipts.start()
         if not self.client.has_api_key:
             log.warning("no Engage API key set; run `posplugin secrets set engage-api-key`")
         self._tasks.append(
@@ -173,6 +185,7 @@ class Agent:
         if self._scanner is not None:
             self._scanner.stop()
         await self.worker.drain_in_flight()
+        self.receipts.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -254,6 +267,6 @@ class Agent:
             "engageLatencyMs": round(self.status.last_latency * 1000, 1) if self.status.last_latency else None,
             "features": sorted(self.features),
             "queue": queue,
-            "printer": {"status": "unknown"},
+            "printer": {"status": await self.receipts.refresh_status(), "backend": self.config.printer.backend},
             "scanner": {"backend": self.config.scanner.backend, "running": bool(self._scanner)},
         }

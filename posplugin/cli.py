@@ -63,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor = sub.add_parser("doctor", help="check config, secrets, Engage, printer and scanner")
     doctor.add_argument("--config")
     doctor.add_argument("--json", action="store_true", help="machine-readable output for monitoring")
+    doctor.add_argument("--print-test", action="store_true", help="also print a test page")
+
+    print_test = sub.add_parser("print-test", help="print a test page on the configured printer")
+    print_test.add_argument("--config")
 
     secrets = sub.add_parser("secrets", help="manage the Engage API key, API token and PIN hash")
     secrets.add_argument("--config")
@@ -86,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "demo": cmd_demo,
             "simulator": cmd_simulator,
             "doctor": cmd_doctor,
+            "print-test": cmd_print_test,
             "secrets": cmd_secrets,
             "queue": cmd_queue,
             "config": cmd_config,
@@ -193,13 +198,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     config = _load(args)
     paths = resolve_paths(config)
-    checks = run_checks(config, paths, _store(config, paths))
+    checks = run_checks(config, paths, _store(config, paths), print_test=args.print_test)
     if args.json:
         print(json.dumps(as_json(checks), indent=2))
     else:
         for check in checks:
             print(check.line())
     return 0 if all(c.ok for c in checks) else 1
+
+
+def cmd_print_test(args: argparse.Namespace) -> int:
+    from .doctor import test_print
+
+    check = test_print(_load(args), resolve_paths(_load(args)))
+    print(check.line())
+    return 0 if check.ok else 1
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:

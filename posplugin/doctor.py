@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,14 +29,41 @@ class Check:
         return text + (f"\n      fix: {self.fix}" if not self.ok and self.fix else "")
 
 
-def run_checks(config: Config, paths: AgentPaths, secrets: SecretStore) -> list[Check]:
+def run_checks(config: Config, paths: AgentPaths, secrets: SecretStore, print_test: bool = False) -> list[Check]:
     checks = [Check("version", True, __version__), Check("config", True, config.source)]
     checks.append(_check_data(paths))
     checks.extend(_check_secrets(secrets))
     checks.append(asyncio.run(_check_engage(config, secrets)))
-    checks.append(_check_printer(config))
+    checks.append(_check_printer(config, paths))
+    if print_test:
+        checks.append(test_print(config, paths))
     checks.append(_check_scanner(config))
     return checks
+
+
+def test_print(config: Config, paths: AgentPaths) -> Check:
+    """Render the test page and send it straight to the printer (the agent need not run)."""
+    from drivers.printer import PrinterError, open_printer
+
+    from .receipts.encoding import CodePageError
+    from .receipts.service import ReceiptService
+    from .receipts.templates import TEST_PAGE
+
+    printer = open_printer(config.printer, paths.data_dir / "printer.bin")
+    if printer is None:
+        return Check("test print", False, "no printer configured", "set [printer] backend")
+    try:
+        service = ReceiptService(config, None, None, None, None, time.time)  # type: ignore[arg-type]
+        context = {"sample_amount": "195,00 kr", "printer_line": f"{config.printer.backend} {config.printer.codepage}"}
+        data = service.render(TEST_PAGE, context)
+        printer.write(data)
+    except CodePageError as exc:
+        return Check("test print", False, str(exc), "fix [printer] profile / codepage")
+    except PrinterError as exc:
+        return Check("test print", False, f"{printer.name}: {exc}", "check power, cable, paper and [printer] settings")
+    finally:
+        printer.close()
+    return Check("test print", True, f"{len(data)} bytes sent to {printer.name}")
 
 
 def as_json(checks: list[Check]) -> dict[str, object]:
@@ -93,21 +121,25 @@ async def _check_engage(config: Config, secrets: SecretStore) -> Check:
     return Check("engage", True, f"{config.engage.base_url} answered in {latency * 1000:.0f} ms")
 
 
-def _check_printer(config: Config) -> Check:
-    printer = config.printer
-    if printer.backend == "none":
+def _check_printer(config: Config, paths: AgentPaths) -> Check:
+    from drivers.printer import PRINTABLE, open_printer
+
+    from .receipts.encoding import CodePageError, code_page
+
+    try:
+        code_page(config.printer.profile, config.printer.codepage)
+    except CodePageError as exc:
+        return Check("printer", False, str(exc), "use a code page the profile lists, e.g. CP858")
+    printer = open_printer(config.printer, paths.data_dir / "printer.bin")
+    if printer is None:
         return Check("printer", True, "no printer configured")
-    if printer.backend == "file":
-        target = Path(printer.file_path) if printer.file_path else None
-        if target is None:
-            return Check("printer", False, "file backend without [printer] file_path", "set [printer] file_path")
-        folder = target.parent
-        if folder.exists() and os.access(folder, os.W_OK):
-            return Check("printer", True, f"file {target}")
-        return Check("printer", False, f"cannot write to {folder}", f"create {folder} or choose another file_path")
-    if printer.backend == "serial" and printer.serial_port and not printer.serial_port.startswith(("COM", "/")):
-        return Check("printer", False, f"serial port {printer.serial_port!r} looks wrong", "use /dev/ttyUSB0 or COM3")
-    return Check("printer", True, f"{printer.backend} configured (a test print checks the device itself)")
+    try:
+        status = printer.status()
+    finally:
+        printer.close()
+    if status in PRINTABLE:
+        return Check("printer", True, f"{printer.name}: {status}")
+    return Check("printer", False, f"{printer.name}: {status}", "check power, cable, paper and the cover")
 
 
 def _check_scanner(config: Config) -> Check:

@@ -135,10 +135,18 @@ class MemberService:
 
     async def identify(self, raw: str) -> dict[str, Any]:
         code = self.parse(raw)
-        known_id = code.value if code.is_contact_id else await self.cache.contact_for_code(code.value)
+        if code.is_contact_id:
+            return await self.member(code.value)
         if self.status.is_offline:
-            return await self._from_cache_or_fail(known_id, EngageError("offline"))
-        live = asyncio.create_task(self._identify_live(code, known_id))
+            return await self._from_cache_or_fail(await self.cache.contact_for_code(code.value), EngageError("offline"))
+        # The card lookup goes on the wire first; the local lookup of a remembered contactId overlaps it.
+        lookup = asyncio.create_task(self._lookup(code.value))
+        try:
+            known_id = await self.cache.contact_for_code(code.value)
+        except BaseException:
+            lookup.cancel()
+            raise
+        live = asyncio.create_task(self._identify_card(code.value, lookup, known_id))
         return await self._answer(live, known_id)
 
     async def member(self, contact_id: str) -> dict[str, Any]:
@@ -174,15 +182,11 @@ class MemberService:
         if not task.cancelled() and task.exception() is not None:
             log.info("background member refresh failed: %s", type(task.exception()).__name__)
 
-    async def _identify_live(self, code: ScanCode, known_id: str | None) -> dict[str, Any]:
-        if code.is_contact_id:
-            return await self._fetch_view(code.value, code=None)
+    async def _identify_card(self, code: str, lookup: asyncio.Task[str], known_id: str | None) -> dict[str, Any]:
         if known_id is None:
-            contact_id = await self._lookup(code.value)
-            return await self._fetch_view(contact_id, code=code.value)
-        # Speculate on the remembered contactId while confirming the card still belongs to it.
-        lookup = asyncio.create_task(self._lookup(code.value))
-        view = asyncio.create_task(self._fetch_view(known_id, code=code.value))
+            return await self._fetch_view(await lookup, code=code)
+        # Speculate on the remembered contactId while the lookup confirms the card still belongs to it.
+        view = asyncio.create_task(self._fetch_view(known_id, code=code))
         try:
             contact_id = await lookup
         except BaseException:
@@ -190,7 +194,7 @@ class MemberService:
             raise
         if contact_id != known_id:
             view.cancel()
-            return await self._fetch_view(contact_id, code=code.value)
+            return await self._fetch_view(contact_id, code=code)
         return await view
 
     async def _lookup(self, value: str) -> str:

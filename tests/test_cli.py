@@ -161,3 +161,28 @@ class _FakeStdin:
 
     def readline(self) -> str:
         return self._text
+
+
+def test_print_test_and_doctor_print_test(
+    tmp_path: Path,
+    sim: EngageSimulator,
+    cli_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.receipts.escpos_decoder import decode
+
+    config = write_config(tmp_path, sim.url)
+    assert main(["print-test", "--config", str(config)]) == 0
+    assert "ok    test print" in capsys.readouterr().out
+    assert "TEST" in decode((tmp_path / "out.bin").read_bytes()).text()
+    monkeypatch.setenv("POSPLUGIN_ENGAGE_API_KEY", API_KEY)
+    monkeypatch.setenv("POSPLUGIN_API_TOKEN", "tok-0123456789")
+    assert main(["doctor", "--config", str(config), "--print-test"]) == 0
+    assert "test print" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(config.read_text().replace('backend = "file"', 'backend = "serial"\nserial_port = "/dev/nope"'))
+    assert main(["print-test", "--config", str(bad)]) == 1
+    assert "FAIL  test print" in capsys.readouterr().out
+    assert main(["doctor", "--config", str(bad)]) == 1
+    assert "FAIL  printer" in capsys.readouterr().out

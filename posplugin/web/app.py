@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..agent import Agent
 from ..errors import AgentError
+from ..scan_codes import GUID_RE
 from ..texts import message
 from .security import SecurityMiddleware, SecurityPolicy
 
@@ -30,6 +31,21 @@ STATIC_FILES = {"panel.js": "text/javascript", "panel.css": "text/css"}
 class IdentifyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=4096, description="The raw scanned text")
+
+
+class PrintVoucherBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contactId: str = Field(min_length=1, max_length=64)
+    voucherId: str = Field(min_length=1, max_length=64)
+
+
+class ContactBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contactId: str = Field(min_length=1, max_length=64)
+
+
+class EmptyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class VoucherOpBody(BaseModel):
@@ -135,6 +151,28 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
     async def queue() -> dict[str, Any]:
         return await agent.redemptions.queue()
 
+    @app.post("/api/v1/print/voucher")
+    async def print_voucher(body: PrintVoucherBody) -> dict[str, Any]:
+        return await agent.receipts.print_voucher(
+            _contact_id(body.contactId, language), _guid(body.voucherId, "voucherId", language)
+        )
+
+    @app.post("/api/v1/print/balance")
+    async def print_balance(body: ContactBody) -> dict[str, Any]:
+        return await agent.receipts.print_balance(_contact_id(body.contactId, language))
+
+    @app.post("/api/v1/print/reprint")
+    async def reprint(body: EmptyBody | None = None) -> dict[str, Any]:
+        return await agent.receipts.reprint()
+
+    @app.post("/api/v1/print/test")
+    async def test_print(body: EmptyBody | None = None) -> dict[str, Any]:
+        return await agent.receipts.test_print()
+
+    @app.post("/api/v1/drawer/open")
+    async def open_drawer(body: EmptyBody | None = None) -> dict[str, Any]:
+        return await agent.receipts.drawer_kick()
+
     @app.get("/api/v1/events")
     async def events(request: Request) -> StreamingResponse:
         queue = agent.events.subscribe()
@@ -188,9 +226,11 @@ def _static_text(name: str) -> str:
     return resources.files("posplugin.web").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def _contact_id(value: str, language: str) -> str:
-    from ..scan_codes import GUID_RE
-
+def _guid(value: str, name: str, language: str) -> str:
     if not GUID_RE.fullmatch(value):
-        raise AgentError(422, "invalid_request", f"{message('invalid_request', language)} (contactId is not a GUID)")
+        raise AgentError(422, "invalid_request", f"{message('invalid_request', language)} ({name} is not a GUID)")
     return value.lower()
+
+
+def _contact_id(value: str, language: str) -> str:
+    return _guid(value, "contactId", language)

@@ -99,3 +99,21 @@ def test_redeem_button_redeems_and_a_queued_one_turns_redeemed(
     expect(rows).to_have_count(2)  # used vouchers stay on screen with their state
     expect(rows.nth(0)).to_contain_text("Födelsedagscheck 50 kr")
     assert sorted(sim.state.redeem_commits.values()) == [1, 1]
+
+
+def test_print_buttons_print_the_voucher_and_the_balance(page: Any, running: RunningAgent) -> None:
+    from tests.receipts.escpos_decoder import decode
+
+    page.goto(running.base_url + "/")
+    page.keyboard.type("2400000010014")
+    page.keyboard.press("Enter")
+    row = page.locator("#vouchers li").filter(has_text="Bonuscheck 195 kr")
+    row.locator("button.print").click()
+    expect(page.locator("#message")).to_have_text("Printed")
+    page.locator("#print-balance").click()
+    expect(page.locator("#message")).to_have_text("Printed")
+    expect(page.locator("#scan")).to_be_focused()
+    receipt = decode(Path(running.agent.config.printer.file_path).read_bytes())
+    assert receipt.barcodes == [("CODE128", "2511233093766")]
+    assert "POINT BALANCE" in receipt.text() and receipt.cuts == ["partial", "partial"]
+    shot(page, "panel-printed")

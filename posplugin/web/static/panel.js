@@ -12,6 +12,7 @@ const TEXT = {
     rejected: "Nekad", sending: "Skickar…", conflict: "Konflikt — kontakta butikschef", parked: "Stoppad — kontakta butikschef",
     minutes: (n) => n < 1 ? "nyss" : n < 60 ? `${n} min gamla` : `${Math.round(n / 60)} h gamla`,
     scan_error: "Skanningen gick inte att läsa", network: "Kassaagenten svarar inte",
+    print: "Skriv ut", print_balance: "Skriv ut saldo", reprint: "Skriv ut igen", printed: "Utskrivet",
   },
   en: {
     status_online: "Online", status_offline: "Offline — loyalty system unreachable", status_unknown: "Connecting…",
@@ -23,6 +24,7 @@ const TEXT = {
     rejected: "Rejected", sending: "Sending…", conflict: "Conflict — ask the store manager", parked: "Stopped — ask the store manager",
     minutes: (n) => n < 1 ? "just now" : n < 60 ? `${n} min old` : `${Math.round(n / 60)} h old`,
     scan_error: "The scan could not be read", network: "The till agent is not answering",
+    print: "Print", print_balance: "Print balance", reprint: "Reprint last", printed: "Printed",
   },
 };
 
@@ -120,6 +122,14 @@ function voucherRow(v) {
   meta.textContent = `${T.expires} ${formatDate(v.expiresOn)}` + (locals ? ` · ${locals}` : "");
   info.append(name, value, meta);
   const action = document.createElement("div");
+  action.className = "voucher-actions";
+  const printButton = document.createElement("button");
+  printButton.type = "button";
+  printButton.className = "secondary print";
+  printButton.textContent = T.print;
+  printButton.disabled = !state.features.includes("print");
+  printButton.addEventListener("click", () => printReceipt("/api/v1/print/voucher",
+    { contactId: state.contactId, voucherId: v.id }, printButton));
   const button = document.createElement("button");
   button.type = "button";
   button.className = "redeem";
@@ -128,10 +138,10 @@ function voucherRow(v) {
   button.disabled = !enabled;
   if (!enabled) button.title = T.redeem_unavailable;
   button.addEventListener("click", () => redeem(v, button));
-  action.appendChild(button);
+  action.append(printButton, button);
   li.append(info, action);
   const known = state.ops.get(v.id);
-  if (known) showOpState(action, known.op);
+  if (known) showOpState(action, known.op, printButton);
   return li;
 }
 
@@ -163,13 +173,25 @@ function refreshRow(voucherId) {
   if (row && entry) row.replaceWith(voucherRow(entry.voucher));
 }
 
-function showOpState(cell, op) {
+function showOpState(cell, op, printButton) {
   const label = document.createElement("span");
   label.className = `op-state ${op.state}`;
   label.dataset.opId = op.opId;
   label.textContent = T[op.state] || op.state;
   if (op.reasonText) label.textContent += ` — ${op.reasonText}`;
-  cell.replaceChildren(label);
+  cell.replaceChildren(...(printButton ? [printButton, label] : [label]));
+}
+
+async function printReceipt(path, body, button) {
+  if (button) button.disabled = true;
+  try {
+    await api(path, { method: "POST", body: JSON.stringify(body) });
+    showMessage(T.printed, "ok");
+  } catch (err) {
+    showMessage(err.message);
+  }
+  if (button) button.disabled = false;
+  focusScan();
 }
 
 async function identify(code) {
@@ -269,6 +291,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("scan").addEventListener("blur", () => setTimeout(() => {
     if (!document.activeElement || document.activeElement === document.body) focusScan();
   }, 150));
+  $("print-balance").addEventListener("click", (e) =>
+    printReceipt("/api/v1/print/balance", { contactId: state.contactId }, e.currentTarget));
+  $("reprint").addEventListener("click", (e) => printReceipt("/api/v1/print/reprint", {}, e.currentTarget));
   focusScan();
   refreshHealth();
   setInterval(refreshHealth, 10000);

@@ -1,0 +1,1 @@
+"""Receipts: layouts, code-page-safe rendering to ESC/POS, and the print queue."""

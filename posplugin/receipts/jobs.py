@@ -1,0 +1,106 @@
+"""One worker thread per printer: jobs print in order, each in one write, and a job that cannot print within its
+time-to-live (a receipt 1 h, a drawer kick 12 s) is dropped with a logged reason."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drivers.printer import OFFLINE, PRINTABLE, UNKNOWN, Printer, PrinterError
+
+log = logging.getLogger(__name__)
+TTL = {"drawer": 12.0}
+DEFAULT_TTL = 3600.0
+RETRY_INTERVAL = 2.0
+
+
+@dataclass
+class PrintJob:
+    id: int
+    kind: str
+    data: bytes
+    deadline: float
+    done: threading.Event = field(default_factory=threading.Event)
+    printed: bool = False
+    dropped: bool = False
+    last_status: str = UNKNOWN
+
+
+class PrintQueue:
+    def __init__(
+        self, printer: Printer, clock: Callable[[], float] = time.monotonic, retry_interval: float = RETRY_INTERVAL
+    ) -> None:
+        self.printer = printer
+        self.clock = clock
+        self.retry_interval = retry_interval
+        self.last_status = UNKNOWN
+        self._jobs: queue.Queue[PrintJob | None] = queue.Queue()  # None wakes the worker to stop
+        self._ids = itertools.count(1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"printer-{printer.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._jobs.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.printer.close()
+
+    def submit(self, kind: str, data: bytes) -> PrintJob:
+        job = PrintJob(next(self._ids), kind, data, self.clock() + TTL.get(kind, DEFAULT_TTL))
+        self._jobs.put(job)
+        return job
+
+    @property
+    def waiting(self) -> int:
+        return self._jobs.qsize()
+
+    def refresh_status(self) -> str:
+        """Ask the printer now (for health and the settings page); never raises."""
+        try:
+            self.last_status = self.printer.status()
+        except Exception:  # a backend bug must not take health down
+            log.exception("printer status query failed")
+            self.last_status = UNKNOWN
+        return self.last_status
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            job = self._jobs.get()
+            if job is not None:
+                self._print(job)
+
+    def _print(self, job: PrintJob) -> None:
+        while not self._stop.is_set():
+            if self.clock() > job.deadline:
+                job.dropped = True
+                log.warning(
+                    "dropped %s receipt %d: not printed within its time-to-live (printer %s)",
+                    job.kind,
+                    job.id,
+                    job.last_status,
+                )
+                job.done.set()
+                return
+            job.last_status = self.refresh_status()
+            if job.last_status in PRINTABLE:
+                try:
+                    self.printer.write(job.data)
+                except PrinterError as exc:
+                    job.last_status = self.last_status = exc.status
+                except Exception:  # keep the queue alive whatever the backend does
+                    log.exception("printer write failed")
+                    job.last_status = self.last_status = OFFLINE
+                else:
+                    job.printed = True
+                    job.done.set()
+                    return
+            self._stop.wait(self.retry_interval)

@@ -1,0 +1,252 @@
+"""What the print endpoints do: gather the facts, render the layout, queue the job and answer the cashier."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from drivers.printer import PRINTABLE
+from drivers.printer import Printer as PrinterProtocol
+
+from ..config import Config
+from ..engage import EngageClient, EngageError
+from ..errors import AgentError
+from ..member_cache import MemberCache
+from ..members import MemberService
+from . import formatting as fmt
+from .encoding import code_page
+from .jobs import PrintJob, PrintQueue
+from .layout import Block, ReceiptRenderer
+from .templates import BALANCE, POINT_SHOP, TEST_PAGE, TEXTS, VOUCHER
+
+log = logging.getLogger(__name__)
+PAPER_DOTS = {58: 384, 80: 576}
+PAPER_COLUMNS = {58: 32, 80: 48}
+MESSAGES = {
+    "printer_offline": {
+        "en": "The printer is off or not connected.",
+        "sv": "Skrivaren är avstängd eller inte ansluten.",
+    },
+    "printer_paper_out": {"en": "The printer is out of paper.", "sv": "Skrivaren har slut på papper."},
+    "printer_cover_open": {"en": "The printer cover is open.", "sv": "Skrivarens lock är öppet."},
+    "printer_unknown": {"en": "The printer does not answer.", "sv": "Skrivaren svarar inte."},
+    "printer_not_configured": {"en": "No printer is set up for this till.", "sv": "Ingen skrivare är inställd."},
+    "nothing_to_reprint": {"en": "Nothing has been printed yet.", "sv": "Inget har skrivits ut ännu."},
+    "voucher_not_found": {
+        "en": "That voucher is not known for this member.",
+        "sv": "Bonuschecken finns inte för medlemmen.",
+    },
+}
+LATER = {
+    "en": " The receipt prints when the printer is ready (within an hour).",
+    "sv": " Kvittot skrivs ut när skrivaren är redo (inom en timme).",
+}
+
+
+class ReceiptService:
+    def __init__(
+        self,
+        config: Config,
+        printer: PrinterProtocol | None,
+        members: MemberService,
+        cache: MemberCache,
+        client: EngageClient,
+        clock: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.language = config.agent.language
+        self.members = members
+        self.cache = cache
+        self.client = client
+        self.clock = clock
+        pc = config.printer
+        self.renderer = ReceiptRenderer(
+            profile=pc.profile,
+            code_page=code_page(pc.profile, pc.codepage),
+            columns=pc.columns or PAPER_COLUMNS[pc.paper_mm],
+            paper_dots=PAPER_DOTS[pc.paper_mm],
+            logo=config.receipt.logo_path,
+        )
+        self.queue = PrintQueue(printer) if printer is not None else None
+        self.last: tuple[str, bytes] | None = None
+        if config.receipt.logo_path and not config.receipt.logo_path.startswith("nv:"):
+            if pc.backend == "serial" and pc.baudrate <= 9600:
+                log.warning(
+                    "a raster logo on a %d-baud serial printer adds seconds to every receipt; "
+                    'store it in the printer (logo_path = "nv:1") instead',
+                    pc.baudrate,
+                )
+
+    def start(self) -> None:
+        if self.queue is not None:
+            self.queue.start()
+
+    def stop(self) -> None:
+        if self.queue is not None:
+            self.queue.stop()
+
+    def status(self) -> str:
+        return self.queue.last_status if self.queue is not None else "not_configured"
+
+    async def refresh_status(self) -> str:
+        if self.queue is None:
+            return "not_configured"
+        return await asyncio.get_running_loop().run_in_executor(None, self.queue.refresh_status)
+
+    # ---- receipts --------------------------------------------------------------------------------------
+
+    async def print_voucher(self, contact_id: str, voucher_id: str) -> dict[str, Any]:
+        view = await self._member(contact_id)
+        voucher = next((v for v in view.get("vouchers", []) if v.get("id") == voucher_id), None)
+        if voucher is None:
+            voucher = await self._voucher_from_engage(contact_id, voucher_id)
+        return await self._print("voucher", VOUCHER, self.voucher_context(view, voucher))
+
+    async def print_balance(self, contact_id: str) -> dict[str, Any]:
+        view = await self._member(contact_id)
+        return await self._print("balance", BALANCE, self.balance_context(view))
+
+    async def print_point_shop(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._print("point_shop", POINT_SHOP, {**self.base_context(), **context})
+
+    async def test_print(self) -> dict[str, Any]:
+        pc = self.config.printer
+        context = {
+            **self.base_context(),
+            "sample_amount": fmt.money(195, "SEK", self.language),
+            "printer_line": f"{pc.backend} {pc.profile} {pc.codepage} {pc.paper_mm} mm",
+        }
+        return await self._print("test", TEST_PAGE, context)
+
+    async def reprint(self) -> dict[str, Any]:
+        if self.last is None:
+            raise self._error(409, "nothing_to_reprint")
+        kind, data = self.last
+        return await self._submit(kind, data)
+
+    async def drawer_kick(self) -> dict[str, Any]:
+        return await self._submit("drawer", self.renderer.drawer_kick(), remember=False)
+
+    def render(self, layout: tuple[Block, ...], context: Mapping[str, Any]) -> bytes:
+        return self.renderer.render(layout, {**self.base_context(), **context})
+
+    # ---- contexts --------------------------------------------------------------------------------------
+
+    def base_context(self) -> dict[str, Any]:
+        agent = self.config.agent
+        texts = TEXTS[self.language]
+        store = " · ".join(
+            x
+            for x in (
+                f"{texts['t_store']} {agent.store_id}" if agent.store_id else "",
+                f"{texts['t_till']} {agent.till_id}" if agent.till_id else "",
+            )
+            if x
+        )
+        return {
+            **texts,
+            "header": [{"line": line} for line in self.config.receipt.header],
+            "footer": [{"line": line} for line in self.config.receipt.footer],
+            "store_line": store,
+            "printed_at": fmt.timestamp(datetime.fromtimestamp(self.clock(), UTC), self.language),
+        }
+
+    def member_context(self, view: Mapping[str, Any]) -> dict[str, Any]:
+        contact = view.get("contact", {})
+        return {
+            "member_name": f"{contact.get('firstName', '')} {contact.get('lastName', '')}".strip(),
+            "member_number_masked": fmt.mask_number(str(contact.get("memberNumber") or "")),
+        }
+
+    def voucher_context(self, view: Mapping[str, Any], voucher: Mapping[str, Any]) -> dict[str, Any]:
+        value = voucher.get("value") or {}
+        return {
+            **self.base_context(),
+            **self.member_context(view),
+            "voucher_name": voucher.get("name", ""),
+            "voucher_value": fmt.money(value["amount"], value["currency"], self.language) if value else "",
+            "local_values": [
+                {"value": fmt.money(v["amount"], v["currency"], self.language)}
+                for v in voucher.get("localValues") or []
+                if v
+            ],
+            "voucher_expires": fmt.date(voucher.get("expiresOn"), self.language),
+            "voucher_number": voucher.get("voucherNumber", ""),
+        }
+
+    def balance_context(self, view: Mapping[str, Any]) -> dict[str, Any]:
+        points = view.get("points", {})
+        vouchers = [
+            {
+                "name": v.get("name", ""),
+                "value": fmt.money(v["value"]["amount"], v["value"]["currency"], self.language)
+                if v.get("value")
+                else "",
+                "expires": fmt.date(v.get("expiresOn"), self.language),
+            }
+            for v in view.get("vouchers", [])
+        ]
+        return {
+            **self.base_context(),
+            **self.member_context(view),
+            "points_balance": fmt.points(points.get("balance", 0), self.language),
+            "points_pending": fmt.points(points.get("pending", 0), self.language),
+            "vouchers": vouchers,
+            "no_vouchers": not vouchers,
+        }
+
+    # ---- plumbing --------------------------------------------------------------------------------------
+
+    async def _member(self, contact_id: str) -> dict[str, Any]:
+        cached = await self.cache.get(contact_id)
+        if cached is not None:
+            return cached.view
+        return await self.members.member(contact_id)
+
+    async def _voucher_from_engage(self, contact_id: str, voucher_id: str) -> dict[str, Any]:
+        try:
+            vouchers = await self.client.list_all_vouchers(contact_id, "all")
+        except EngageError:
+            raise self._error(404, "voucher_not_found") from None
+        found = next((v for v in vouchers if v.id == voucher_id), None)
+        if found is None:
+            raise self._error(404, "voucher_not_found")
+        value = {"amount": float(found.value.amount), "currency": found.value.currency} if found.value else None
+        return {
+            "id": found.id,
+            "name": found.name,
+            "voucherNumber": found.voucher_number,
+            "value": value,
+            "localValues": [{"amount": float(m.amount), "currency": m.currency} for m in found.local_values],
+            "expiresOn": found.expires_on.isoformat() if found.expires_on else None,
+        }
+
+    async def _print(self, kind: str, layout: tuple[Block, ...], context: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._submit(kind, self.renderer.render(layout, context))
+
+    async def _submit(self, kind: str, data: bytes, remember: bool = True) -> dict[str, Any]:
+        if self.queue is None:
+            raise self._error(409, "printer_not_configured")
+        if remember:
+            self.last = (kind, data)
+        job = self.queue.submit(kind, data)
+        wait = self.config.printer.timeout + 1.0
+        done = await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)
+        if done and job.printed:
+            return {"printed": True, "bytes": len(data), "jobId": job.id}
+        raise self._printer_error(job, waiting=not done)
+
+    def _printer_error(self, job: PrintJob, waiting: bool) -> AgentError:
+        status = job.last_status if job.last_status not in PRINTABLE else "unknown"
+        code = f"printer_{status}" if f"printer_{status}" in MESSAGES else "printer_offline"
+        error = self._error(503, code)
+        if waiting:
+            error.message += LATER.get(self.language, LATER["en"])
+        return error
+
+    def _error(self, status: int, code: str) -> AgentError:
+        texts = MESSAGES[code]
+        return AgentError(status, code, texts.get(self.language) or texts["en"])

@@ -1,0 +1,120 @@
+"""The receipts the agent prints, as layouts (see ``layout.py``). Texts are per language."""
+
+from __future__ import annotations
+
+from .layout import QR, Barcode, Cut, Each, Feed, Logo, Pair, Rule, Text, When
+
+HEADER = (
+    Logo(),
+    Each("header", (Text("{line}", align="center", bold=True),)),
+    Text("{store_line}", align="center"),
+    Text("{printed_at}", align="center"),
+    Rule(),
+)
+FOOTER = (
+    Rule(),
+    Each("footer", (Text("{line}", align="center"),)),
+    Feed(2),
+    Cut(),
+)
+MEMBER = (
+    Text("{member_name}", bold=True),
+    Pair("{t_member_no}", "{member_number_masked}"),
+)
+
+VOUCHER = (
+    *HEADER,
+    Text("{t_voucher}", align="center", bold=True, size="double"),
+    Feed(),
+    *MEMBER,
+    Rule(),
+    Text("{voucher_name}", bold=True),
+    Pair("{t_value}", "{voucher_value}", bold=True),
+    Each("local_values", (Pair("", "{value}"),)),
+    Pair("{t_valid_until}", "{voucher_expires}"),
+    Feed(),
+    Barcode("{voucher_number}"),
+    Text("{voucher_number}", align="center"),
+    *FOOTER,
+)
+
+POINT_SHOP = (
+    *HEADER,
+    Text("{t_point_shop}", align="center", bold=True, size="double"),
+    Feed(),
+    *MEMBER,
+    Rule(),
+    Text("{item_name}", bold=True),
+    Pair("{t_points_spent}", "{points_spent}"),
+    Pair("{t_balance_after}", "{balance_after}", bold=True),
+    Pair("{t_purchase_id}", ""),
+    Text("{purchase_id}"),
+    When("instructions", (Feed(), Text("{instructions}"))),
+    When("qr", (Feed(), QR("{qr}"))),
+    *FOOTER,
+)
+
+BALANCE = (
+    *HEADER,
+    Text("{t_balance_slip}", align="center", bold=True, size="double"),
+    Feed(),
+    *MEMBER,
+    Rule(),
+    Pair("{t_points}", "{points_balance}", bold=True),
+    Pair("{t_pending}", "{points_pending}"),
+    Rule(),
+    Text("{t_vouchers}", bold=True),
+    Each("vouchers", (Pair("{name}", "{value}"), Pair("  {t_valid_until}", "{expires}"))),
+    When("no_vouchers", (Text("{t_no_vouchers}"),)),
+    *FOOTER,
+)
+
+TEST_PAGE = (
+    *HEADER,
+    Text("{t_test_page}", align="center", bold=True, size="double"),
+    Feed(),
+    Text("ÅÄÖ åäö Æ Ø æ ø € é ü"),
+    Pair("{t_value}", "{sample_amount}"),
+    Text("{printer_line}"),
+    Barcode("1234567890"),
+    *FOOTER,
+)
+
+TEXTS: dict[str, dict[str, str]] = {
+    "sv": {
+        "t_voucher": "BONUSCHECK",
+        "t_point_shop": "POÄNGSHOP",
+        "t_balance_slip": "POÄNGSALDO",
+        "t_test_page": "TESTUTSKRIFT",
+        "t_member_no": "Medlemsnr",
+        "t_value": "Värde",
+        "t_valid_until": "Giltig t.o.m.",
+        "t_points_spent": "Poäng använda",
+        "t_balance_after": "Saldo efter köp",
+        "t_purchase_id": "Köp-id",
+        "t_points": "Poäng",
+        "t_pending": "Väntande poäng",
+        "t_vouchers": "Bonuscheckar",
+        "t_no_vouchers": "Inga bonuscheckar",
+        "t_store": "Butik",
+        "t_till": "Kassa",
+    },
+    "en": {
+        "t_voucher": "VOUCHER",
+        "t_point_shop": "POINT SHOP",
+        "t_balance_slip": "POINT BALANCE",
+        "t_test_page": "TEST PRINT",
+        "t_member_no": "Member no",
+        "t_value": "Value",
+        "t_valid_until": "Valid until",
+        "t_points_spent": "Points spent",
+        "t_balance_after": "Balance after",
+        "t_purchase_id": "Purchase id",
+        "t_points": "Points",
+        "t_pending": "Pending points",
+        "t_vouchers": "Vouchers",
+        "t_no_vouchers": "No vouchers",
+        "t_store": "Store",
+        "t_till": "Till",
+    },
+}
