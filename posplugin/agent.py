@@ -25,7 +25,8 @@ from .events import EventBus
 from .log_redaction import RedactingFilter
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
-from .outbox.model import CONFIRMED, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
+from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
+from .outbox.point_shop import PointShopPurchase
 from .outbox.store import Backoff, OutboxStore
 from .outbox.vouchers import VoucherReactivate, VoucherRedeem
 from .outbox.worker import OutboxWorker
@@ -115,6 +116,7 @@ class Agent:
             {
                 VOUCHER_REDEEM: VoucherRedeem(self.client, self.status, clock),
                 VOUCHER_REACTIVATE: VoucherReactivate(self.client, self.status, clock),
+                POINT_SHOP_PURCHASE: PointShopPurchase(self.client, self.status, clock),
             },
             self.status,
             self.events,
@@ -143,7 +145,20 @@ class Agent:
             self.client,
             clock,
         )
-        self.features = {"identify", "redeem", "reactivate", "print"}
+        from .point_shop import PointShopService
+
+        self.point_shop = PointShopService(
+            self.client,
+            self.outbox,
+            self.worker,
+            self.redemptions,
+            self.receipts,
+            self.status,
+            config.agent.language,
+            config.receipt.point_shop_qr,
+            clock,
+        )
+        self.features = {"identify", "redeem", "reactivate", "print", "point_shop"}
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self._refreshed: dict[str, float] = {}
@@ -200,7 +215,7 @@ class Agent:
     def _op_final(self, op: Op) -> None:
         """Show the member's new vouchers on an open panel. Only when someone is watching, and once per member
         per few seconds: a queue draining after an outage must not triple its load on Engage."""
-        if op.state != CONFIRMED or op.kind not in (VOUCHER_REDEEM, VOUCHER_REACTIVATE):
+        if op.state != CONFIRMED:
             return
         if self.events.subscriber_count == 0:
             return

@@ -111,7 +111,7 @@ class RedemptionService:
         if existing is not None:
             if (existing.kind, existing.target_id, existing.contact_id) != (kind, voucher_id, contact_id):
                 raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language))
-            return await self._answer(existing)
+            return await self.answer(existing)
         now = self.clock()
         offline = self.status.is_offline
         outcome: dict[str, Any] = {}
@@ -129,9 +129,9 @@ class RedemptionService:
             raise AgentError(
                 409, "voucher_busy", f"{message('voucher_busy', self.language)} (opId {busy.live.op_id})"
             ) from None
-        return self.describe(op) if offline else await self._answer(op)
+        return self.describe(op) if offline else await self.answer(op)
 
-    async def _answer(self, op: Op) -> dict[str, Any]:
+    async def answer(self, op: Op) -> dict[str, Any]:
         """Wait a few seconds for a live op; past that the POS hears "queued" and the request carries on."""
         if op.is_live:
             task = self.worker.kick(op.op_id)

@@ -99,14 +99,14 @@ class ReceiptService:
     # ---- receipts --------------------------------------------------------------------------------------
 
     async def print_voucher(self, contact_id: str, voucher_id: str) -> dict[str, Any]:
-        view = await self._member(contact_id)
+        view = await self.member_view(contact_id)
         voucher = next((v for v in view.get("vouchers", []) if v.get("id") == voucher_id), None)
         if voucher is None:
             voucher = await self._voucher_from_engage(contact_id, voucher_id)
         return await self._print("voucher", VOUCHER, self.voucher_context(view, voucher))
 
     async def print_balance(self, contact_id: str) -> dict[str, Any]:
-        view = await self._member(contact_id)
+        view = await self.member_view(contact_id)
         return await self._print("balance", BALANCE, self.balance_context(view))
 
     async def print_point_shop(self, context: Mapping[str, Any]) -> dict[str, Any]:
@@ -200,7 +200,7 @@ class ReceiptService:
 
     # ---- plumbing --------------------------------------------------------------------------------------
 
-    async def _member(self, contact_id: str) -> dict[str, Any]:
+    async def member_view(self, contact_id: str) -> dict[str, Any]:
         cached = await self.cache.get(contact_id)
         if cached is not None:
             return cached.view

@@ -44,6 +44,18 @@ class ContactBody(BaseModel):
     contactId: str = Field(min_length=1, max_length=64)
 
 
+class PurchaseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    itemId: str = Field(min_length=1, max_length=64)
+    opId: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class PrintPurchaseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contactId: str = Field(min_length=1, max_length=64)
+    opId: str = Field(min_length=1, max_length=64)
+
+
 class EmptyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -150,6 +162,22 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
     @app.get("/api/v1/queue")
     async def queue() -> dict[str, Any]:
         return await agent.redemptions.queue()
+
+    @app.get("/api/v1/members/{contact_id}/point-shop/items")
+    async def point_shop_items(contact_id: str) -> dict[str, Any]:
+        return await agent.point_shop.items(_contact_id(contact_id, language))
+
+    @app.post("/api/v1/members/{contact_id}/point-shop/purchases")
+    async def point_shop_purchase(contact_id: str, body: PurchaseBody) -> dict[str, Any]:
+        return await agent.point_shop.purchase(_contact_id(contact_id, language), body.itemId, body.opId)
+
+    @app.get("/api/v1/members/{contact_id}/point-shop/purchases")
+    async def point_shop_purchases(contact_id: str) -> dict[str, Any]:
+        return await agent.point_shop.purchases(_contact_id(contact_id, language))
+
+    @app.post("/api/v1/print/point-shop-purchase")
+    async def print_point_shop(body: PrintPurchaseBody) -> dict[str, Any]:
+        return await agent.point_shop.print_receipt(_contact_id(body.contactId, language), body.opId)
 
     @app.post("/api/v1/print/voucher")
     async def print_voucher(body: PrintVoucherBody) -> dict[str, Any]:

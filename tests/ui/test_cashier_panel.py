@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from posplugin.simulator import EngageSimulator
+from posplugin.simulator import EngageSimulator, member_id
 from tests.conftest import RunningAgent, wait_for
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -117,3 +117,27 @@ def test_print_buttons_print_the_voucher_and_the_balance(page: Any, running: Run
     assert receipt.barcodes == [("CODE128", "2511233093766")]
     assert "POINT BALANCE" in receipt.text() and receipt.cuts == ["partial", "partial"]
     shot(page, "panel-printed")
+
+
+def test_buying_in_the_point_shop_shows_the_new_balance(page: Any, running: RunningAgent, sim: EngageSimulator) -> None:
+    page.goto(running.base_url + "/")
+    page.keyboard.type("2400000010014")
+    page.keyboard.press("Enter")
+    expect(page.locator("#points-balance")).to_have_text("2,450")
+    page.locator("#open-shop").click()
+    items = page.locator("#shop li")
+    expect(items).to_have_count(3)
+    expect(items.nth(0)).to_contain_text("Kaffe och bulle")
+    spa = items.filter(has_text="Spadag för två")
+    expect(spa).to_contain_text("12,550 points missing")
+    expect(spa.locator("button.buy")).to_be_disabled()
+    coffee = items.filter(has_text="Kaffe och bulle")
+    coffee.locator("button.buy").click()
+    expect(coffee).to_contain_text("Buy for 300 points? Balance after: 2,150")
+    shot(page, "panel-point-shop-confirm")
+    coffee.locator("button.confirm-buy").click()
+    expect(coffee.locator(".op-state")).to_have_text("Bought")
+    expect(page.locator("#points-balance")).to_have_text("2,150")
+    coffee.locator("button.print-purchase").click()
+    expect(page.locator("#message")).to_have_text("Printed")
+    assert sim.state.active_balance(member_id("asa"), 1) == 2150

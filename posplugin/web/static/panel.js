@@ -13,6 +13,9 @@ const TEXT = {
     minutes: (n) => n < 1 ? "nyss" : n < 60 ? `${n} min gamla` : `${Math.round(n / 60)} h gamla`,
     scan_error: "Skanningen gick inte att läsa", network: "Kassaagenten svarar inte",
     print: "Skriv ut", print_balance: "Skriv ut saldo", reprint: "Skriv ut igen", printed: "Utskrivet",
+    point_shop: "Poängshop", show_shop: "Visa erbjudanden", buy: "Köp", confirm: "Bekräfta köp", cancel: "Avbryt",
+    points_unit: (n) => `${n} p`, missing: (n) => `${n} poäng saknas`, completed: "Köpt",
+    confirm_text: (cost, after) => `Köp för ${cost} poäng? Saldo efter köp: ${after}`, print_receipt: "Skriv ut kvitto",
   },
   en: {
     status_online: "Online", status_offline: "Offline — loyalty system unreachable", status_unknown: "Connecting…",
@@ -25,6 +28,9 @@ const TEXT = {
     minutes: (n) => n < 1 ? "just now" : n < 60 ? `${n} min old` : `${Math.round(n / 60)} h old`,
     scan_error: "The scan could not be read", network: "The till agent is not answering",
     print: "Print", print_balance: "Print balance", reprint: "Reprint last", printed: "Printed",
+    point_shop: "Point shop", show_shop: "Show offers", buy: "Buy", confirm: "Confirm purchase", cancel: "Cancel",
+    points_unit: (n) => `${n} p`, missing: (n) => `${n} points missing`, completed: "Bought",
+    confirm_text: (cost, after) => `Buy for ${cost} points? Balance after: ${after}`, print_receipt: "Print receipt",
   },
 };
 
@@ -79,7 +85,12 @@ function formatDate(iso) {
 }
 
 function renderMember(view) {
-  if (state.contactId !== view.contact.id) { state.ops.clear(); state.order = []; }
+  if (state.contactId !== view.contact.id) {
+    state.ops.clear();
+    state.order = [];
+    $("shop").hidden = true;
+    $("shop").replaceChildren();
+  }
   state.contactId = view.contact.id;
   const c = view.contact;
   $("member-name").textContent = `${c.firstName} ${c.lastName}`.trim();
@@ -194,6 +205,96 @@ async function printReceipt(path, body, button) {
   focusScan();
 }
 
+async function loadShop() {
+  const list = $("shop");
+  try {
+    const { items } = await api(`/api/v1/members/${state.contactId}/point-shop/items`);
+    list.replaceChildren(...items.map(shopRow));
+    list.hidden = false;
+  } catch (err) {
+    showMessage(err.message);
+  }
+}
+
+function shopRow(item) {
+  const li = document.createElement("li");
+  li.className = "shop-item" + (item.affordable ? "" : " unaffordable");
+  li.dataset.itemId = item.id;
+  const info = document.createElement("div");
+  const name = document.createElement("div");
+  name.className = "voucher-name";
+  name.textContent = item.title || item.name;
+  const cost = document.createElement("div");
+  cost.className = "voucher-value";
+  cost.textContent = T.points_unit(formatNumber(item.cost));
+  const meta = document.createElement("div");
+  meta.className = item.affordable ? "voucher-meta" : "missing";
+  meta.textContent = item.affordable ? item.description : T.missing(formatNumber(item.missingPoints));
+  info.append(name, cost, meta);
+  const action = document.createElement("div");
+  action.className = "voucher-actions";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "buy";
+  button.textContent = T.buy;
+  button.disabled = !item.affordable;
+  button.addEventListener("click", () => confirmPurchase(item, action));
+  action.appendChild(button);
+  li.append(info, action);
+  return li;
+}
+
+function confirmPurchase(item, cell) {
+  const box = document.createElement("div");
+  box.className = "confirm";
+  const text = document.createElement("span");
+  text.textContent = T.confirm_text(formatNumber(item.cost), formatNumber(item.balance - item.cost));
+  const buttons = document.createElement("div");
+  buttons.className = "confirm-buttons";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "secondary";
+  cancel.textContent = T.cancel;
+  cancel.addEventListener("click", () => { loadShop(); focusScan(); });
+  const ok = document.createElement("button");
+  ok.type = "button";
+  ok.className = "confirm-buy";
+  ok.textContent = T.confirm;
+  ok.addEventListener("click", () => purchase(item, cell, ok));
+  buttons.append(cancel, ok);
+  box.append(text, buttons);
+  cell.replaceChildren(box);
+  focusScan();  // never leave focus on "Confirm": a wedge scanner's Enter would buy the item
+}
+
+async function purchase(item, cell, button) {
+  button.disabled = true;
+  try {
+    const op = await api(`/api/v1/members/${state.contactId}/point-shop/purchases`, {
+      method: "POST", body: JSON.stringify({ itemId: item.id, opId: crypto.randomUUID() }),
+    });
+    const label = document.createElement("span");
+    label.className = `op-state ${op.state === "completed" ? "redeemed" : op.state}`;
+    label.textContent = (T[op.state] || op.state) + (op.reasonText ? ` — ${op.reasonText}` : "");
+    const children = [label];
+    if (op.state === "completed") {
+      const print = document.createElement("button");
+      print.type = "button";
+      print.className = "secondary print-purchase";
+      print.textContent = T.print_receipt;
+      print.addEventListener("click", () => printReceipt("/api/v1/print/point-shop-purchase",
+        { contactId: state.contactId, opId: op.opId }, print));
+      children.unshift(print);
+      api(`/api/v1/members/${state.contactId}`).then(renderMember, () => {});  // the new balance
+    }
+    cell.replaceChildren(...children);
+  } catch (err) {
+    button.disabled = false;
+    showMessage(err.message);
+  }
+  focusScan();
+}
+
 async function identify(code) {
   showMessage(T.searching, "info");
   try {
@@ -294,6 +395,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("print-balance").addEventListener("click", (e) =>
     printReceipt("/api/v1/print/balance", { contactId: state.contactId }, e.currentTarget));
   $("reprint").addEventListener("click", (e) => printReceipt("/api/v1/print/reprint", {}, e.currentTarget));
+  $("open-shop").addEventListener("click", () => { loadShop(); focusScan(); });
   focusScan();
   refreshHealth();
   setInterval(refreshHealth, 10000);
