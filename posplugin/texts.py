@@ -57,6 +57,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This opId was already used for another operation.",
         "sv": "Detta opId har redan använts för en annan åtgärd.",
     },
+    "printer_offline": {
+        "en": "The printer is off or not connected.",
+        "sv": "Skrivaren är avstängd eller inte ansluten.",
+    },
+    "printer_paper_out": {"en": "The printer is out of paper.", "sv": "Skrivaren har slut på papper."},
+    "printer_cover_open": {"en": "The printer cover is open.", "sv": "Skrivarens lock är öppet."},
+    "printer_unknown": {"en": "The printer does not answer.", "sv": "Skrivaren svarar inte."},
+    "printer_not_configured": {"en": "No printer is set up for this till.", "sv": "Ingen skrivare är inställd."},
+    "printer_will_print": {
+        "en": "The receipt prints when the printer is ready (within an hour).",
+        "sv": "Kvittot skrivs ut när skrivaren är redo (inom en timme).",
+    },
+    "nothing_to_reprint": {"en": "Nothing has been printed yet.", "sv": "Inget har skrivits ut ännu."},
+    "voucher_not_found": {
+        "en": "That voucher is not known for this member.",
+        "sv": "Bonuschecken finns inte för medlemmen.",
+    },
     "internal_error": {
         "en": "Something went wrong in the till agent. It keeps running; try again.",
         "sv": "Något gick fel i kassaagenten. Den körs vidare; försök igen.",

@@ -16,6 +16,7 @@ from ..engage import EngageClient, EngageError
 from ..errors import AgentError
 from ..member_cache import MemberCache
 from ..members import MemberService
+from ..texts import message
 from . import formatting as fmt
 from .encoding import code_page
 from .jobs import PrintJob, PrintQueue
@@ -25,25 +26,7 @@ from .templates import BALANCE, POINT_SHOP, TEST_PAGE, TEXTS, VOUCHER
 log = logging.getLogger(__name__)
 PAPER_DOTS = {58: 384, 80: 576}
 PAPER_COLUMNS = {58: 32, 80: 48}
-MESSAGES = {
-    "printer_offline": {
-        "en": "The printer is off or not connected.",
-        "sv": "Skrivaren är avstängd eller inte ansluten.",
-    },
-    "printer_paper_out": {"en": "The printer is out of paper.", "sv": "Skrivaren har slut på papper."},
-    "printer_cover_open": {"en": "The printer cover is open.", "sv": "Skrivarens lock är öppet."},
-    "printer_unknown": {"en": "The printer does not answer.", "sv": "Skrivaren svarar inte."},
-    "printer_not_configured": {"en": "No printer is set up for this till.", "sv": "Ingen skrivare är inställd."},
-    "nothing_to_reprint": {"en": "Nothing has been printed yet.", "sv": "Inget har skrivits ut ännu."},
-    "voucher_not_found": {
-        "en": "That voucher is not known for this member.",
-        "sv": "Bonuschecken finns inte för medlemmen.",
-    },
-}
-LATER = {
-    "en": " The receipt prints when the printer is ready (within an hour).",
-    "sv": " Kvittot skrivs ut när skrivaren är redo (inom en timme).",
-}
+PRINTER_CODES = ("printer_offline", "printer_paper_out", "printer_cover_open", "printer_unknown")
 
 
 class ReceiptService:
@@ -241,12 +224,11 @@ class ReceiptService:
 
     def _printer_error(self, job: PrintJob, waiting: bool) -> AgentError:
         status = job.last_status if job.last_status not in PRINTABLE else "unknown"
-        code = f"printer_{status}" if f"printer_{status}" in MESSAGES else "printer_offline"
+        code = f"printer_{status}" if f"printer_{status}" in PRINTER_CODES else "printer_offline"
         error = self._error(503, code)
         if waiting:
-            error.message += LATER.get(self.language, LATER["en"])
+            error.message += " " + message("printer_will_print", self.language)
         return error
 
     def _error(self, status: int, code: str) -> AgentError:
-        texts = MESSAGES[code]
-        return AgentError(status, code, texts.get(self.language) or texts["en"])
+        return AgentError(status, code, message(code, self.language))

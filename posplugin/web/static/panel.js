@@ -117,21 +117,25 @@ function renderMember(view) {
   $("member").hidden = false;
 }
 
+// The left half of a voucher or shop row: a name, a big value, a line of detail.
+function rowInfo(nameText, valueText, metaText, metaClass) {
+  const info = document.createElement("div");
+  const parts = [["voucher-name", nameText], ["voucher-value", valueText], [metaClass, metaText]];
+  for (const [className, text] of parts) {
+    const el = document.createElement("div");
+    el.className = className;
+    el.textContent = text;
+    info.appendChild(el);
+  }
+  return info;
+}
+
 function voucherRow(v) {
   const li = document.createElement("li");
   li.dataset.voucherId = v.id;
-  const info = document.createElement("div");
-  const name = document.createElement("div");
-  name.className = "voucher-name";
-  name.textContent = v.name;
-  const value = document.createElement("div");
-  value.className = "voucher-value";
-  value.textContent = formatMoney(v.value);
-  const meta = document.createElement("div");
-  meta.className = "voucher-meta";
   const locals = (v.localValues || []).filter(Boolean).map(formatMoney).join(" · ");
-  meta.textContent = `${T.expires} ${formatDate(v.expiresOn)}` + (locals ? ` · ${locals}` : "");
-  info.append(name, value, meta);
+  const info = rowInfo(v.name, formatMoney(v.value),
+    `${T.expires} ${formatDate(v.expiresOn)}` + (locals ? ` · ${locals}` : ""), "voucher-meta");
   const action = document.createElement("div");
   action.className = "voucher-actions";
   const printButton = document.createElement("button");
@@ -220,17 +224,9 @@ function shopRow(item) {
   const li = document.createElement("li");
   li.className = "shop-item" + (item.affordable ? "" : " unaffordable");
   li.dataset.itemId = item.id;
-  const info = document.createElement("div");
-  const name = document.createElement("div");
-  name.className = "voucher-name";
-  name.textContent = item.title || item.name;
-  const cost = document.createElement("div");
-  cost.className = "voucher-value";
-  cost.textContent = T.points_unit(formatNumber(item.cost));
-  const meta = document.createElement("div");
-  meta.className = item.affordable ? "voucher-meta" : "missing";
-  meta.textContent = item.affordable ? item.description : T.missing(formatNumber(item.missingPoints));
-  info.append(name, cost, meta);
+  const info = rowInfo(item.title || item.name, T.points_unit(formatNumber(item.cost)),
+    item.affordable ? item.description : T.missing(formatNumber(item.missingPoints)),
+    item.affordable ? "voucher-meta" : "missing");
   const action = document.createElement("div");
   action.className = "voucher-actions";
   const button = document.createElement("button");
