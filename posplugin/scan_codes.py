@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 AIM_PREFIX = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
-CARD_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-_.]{2,63}$")
+# Card and member numbers, plus what `[engage] lookup_keys` may add: e-mail addresses and +46… phone numbers.
+CARD_RE = re.compile(r"^[0-9A-Za-z+][0-9A-Za-z\-_.@+]{2,63}$")
 MAX_RAW = 4096
 
 

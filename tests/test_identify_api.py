@@ -203,3 +203,9 @@ def _drain(queue: Any) -> list[Any]:
     while not queue.empty():
         items.append(queue.get_nowait())
     return items
+
+
+def test_email_and_phone_lookup_keys(agent_factory: Any) -> None:
+    agent = agent_factory(engage={"lookup_keys": ["customKey", "email", "mobilePhone"]})
+    assert identify(agent, "asa.oberg@example.se").json()["contact"]["id"] == ASA
+    assert identify(agent, "+46701234501").json()["contact"]["id"] == ASA

@@ -20,6 +20,8 @@ GUID = "2b4fff30-49b2-5f21-90c6-f247ea8de82a"
         (f"https://app.example.com/member/{GUID}?utm=x", ScanCode("contact_id", GUID)),
         (f"myapp://card?contactId={GUID}", ScanCode("contact_id", GUID)),
         ("ＡＢＣ123", ScanCode("card", "ABC123")),  # full-width from an IME
+        ("asa.oberg@example.se", ScanCode("card", "asa.oberg@example.se")),  # for lookup_keys = ["email"]
+        ("+46701234501", ScanCode("card", "+46701234501")),
     ],
 )
 def test_accepted_codes(raw: str, expected: ScanCode) -> None:
