@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import Figure
 
-BENCHES = ["bench.bench_identify", "bench.bench_redemption", "bench.bench_printing"]
+BENCHES = ["bench.bench_footprint", "bench.bench_identify", "bench.bench_redemption", "bench.bench_printing"]
 
 
 def main() -> int:

@@ -104,3 +104,13 @@ def test_print_calls_need_json_and_the_token(running: RunningAgent, sim: EngageS
     with httpx.Client(base_url=running.base_url) as http:
         assert http.post("/api/v1/print/test", json={}).status_code == 403
         assert http.post("/api/v1/print/test", headers={"X-POS-Token": running.token}).status_code == 415
+
+
+def test_a_code_page_the_profile_lacks_is_a_clear_error_not_a_crash(agent_factory: Any) -> None:
+    agent = agent_factory(printer={"codepage": "CP999"})
+    response = post(agent, "/api/v1/print/test")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "printer_config"
+    assert "CP999" in response.json()["error"]["message"]
+    with agent.client() as http:
+        assert http.get("/api/v1/health").json()["status"] == "ok"

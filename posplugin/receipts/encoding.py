@@ -12,8 +12,6 @@ import codecs
 import unicodedata
 from dataclasses import dataclass
 
-from escpos import capabilities
-
 ESC_INIT = b"\x1b@"
 FALLBACKS = {
     "ø": "o",
@@ -100,6 +98,8 @@ class CodePage:
 
 def code_page(profile_name: str, page: str) -> CodePage:
     """The configured page in the printer profile's table; a clear error when either is unknown."""
+    from escpos import capabilities  # ~0.2 s to load the profile table: only when a printer needs it
+
     try:
         profile = capabilities.get_profile(profile_name)
     except Exception:  # python-escpos raises its own NotSupported types

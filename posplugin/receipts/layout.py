@@ -13,11 +13,12 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from escpos.printer import Dummy
+from typing import TYPE_CHECKING, Any
 
 from .encoding import ESC_INIT, CodePage
+
+if TYPE_CHECKING:
+    from escpos.printer import Dummy
 
 log = logging.getLogger(__name__)
 SIZES = {"normal": (False, False), "wide": (True, False), "tall": (False, True), "double": (True, True)}
@@ -114,13 +115,18 @@ class ReceiptRenderer:
     def render(self, blocks: Sequence[Block], context: Mapping[str, Any]) -> bytes:
         """One receipt: reset, select the code page explicitly, the blocks, then (per the layout) the cut."""
         self._current = INITIAL_STYLE  # what ESC @ leaves
-        printer = Dummy(profile=self.profile)
+        printer = self._dummy()
         out = bytearray(ESC_INIT + self.code_page.select)
         self._blocks(blocks, context, printer, out)
         return bytes(out)
 
+    def _dummy(self) -> Dummy:
+        from escpos.printer import Dummy  # imported on first use: python-escpos pulls in PIL, qrcode, barcode
+
+        return Dummy(profile=self.profile)
+
     def drawer_kick(self) -> bytes:
-        printer = Dummy(profile=self.profile)
+        printer = self._dummy()
         printer.cashdraw(2)
         return bytes(printer.output)
 
@@ -222,7 +228,7 @@ class ReceiptRenderer:
             image: Image.Image = Image.open(Path(self.logo))
             if image.width > self.paper_dots:
                 image = image.resize((self.paper_dots, max(1, image.height * self.paper_dots // image.width)))
-            p = Dummy(profile=self.profile)
+            p = self._dummy()
             p.image(image, impl="bitImageRaster", center=False)
             return b"\x1ba\x01" + bytes(p.output) + b"\x1ba\x00"  # cached: must not depend on the style state
         except (OSError, ValueError) as exc:

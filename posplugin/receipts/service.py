@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from ..member_cache import MemberCache
 from ..members import MemberService
 from ..texts import message
 from . import formatting as fmt
-from .encoding import code_page
+from .encoding import CodePageError, code_page
 from .jobs import PrintJob, PrintQueue
 from .layout import Block, ReceiptRenderer
 from .templates import BALANCE, POINT_SHOP, TEST_PAGE, TEXTS, VOUCHER
@@ -46,13 +47,8 @@ class ReceiptService:
         self.client = client
         self.clock = clock
         pc = config.printer
-        self.renderer = ReceiptRenderer(
-            profile=pc.profile,
-            code_page=code_page(pc.profile, pc.codepage),
-            columns=pc.columns or PAPER_COLUMNS[pc.paper_mm],
-            paper_dots=PAPER_DOTS[pc.paper_mm],
-            logo=config.receipt.logo_path,
-        )
+        self._renderer: ReceiptRenderer | None = None
+        self._renderer_lock = threading.Lock()
         self.queue = PrintQueue(printer) if printer is not None else None
         self.last: tuple[str, bytes] | None = None
         if config.receipt.logo_path and not config.receipt.logo_path.startswith("nv:"):
@@ -63,7 +59,30 @@ class ReceiptService:
                     pc.baudrate,
                 )
 
+    @property
+    def renderer(self) -> ReceiptRenderer:
+        """Built on first use (python-escpos takes a while to load); ``start`` warms it in the background."""
+        with self._renderer_lock:
+            if self._renderer is None:
+                pc = self.config.printer
+                self._renderer = ReceiptRenderer(
+                    profile=pc.profile,
+                    code_page=code_page(pc.profile, pc.codepage),
+                    columns=pc.columns or PAPER_COLUMNS[pc.paper_mm],
+                    paper_dots=PAPER_DOTS[pc.paper_mm],
+                    logo=self.config.receipt.logo_path,
+                )
+                self._renderer.render((), {})  # loads python-escpos's printer classes too
+            return self._renderer
+
+    def _warm(self) -> None:
+        try:
+            _ = self.renderer
+        except CodePageError as exc:
+            log.error("printing is not possible until the config is fixed: %s", exc)
+
     def start(self) -> None:
+        threading.Thread(target=self._warm, name="receipts-warm-up", daemon=True).start()
         if self.queue is not None:
             self.queue.start()
 
@@ -111,7 +130,7 @@ class ReceiptService:
         return await self._submit(kind, data)
 
     async def drawer_kick(self) -> dict[str, Any]:
-        return await self._submit("drawer", self.renderer.drawer_kick(), remember=False)
+        return await self._submit("drawer", self._renderer_or_error().drawer_kick(), remember=False)
 
     def render(self, layout: tuple[Block, ...], context: Mapping[str, Any]) -> bytes:
         return self.renderer.render(layout, {**self.base_context(), **context})
@@ -207,8 +226,14 @@ class ReceiptService:
             "expiresOn": found.expires_on.isoformat() if found.expires_on else None,
         }
 
+    def _renderer_or_error(self) -> ReceiptRenderer:
+        try:
+            return self.renderer
+        except CodePageError as exc:
+            raise AgentError(409, "printer_config", str(exc)) from None
+
     async def _print(self, kind: str, layout: tuple[Block, ...], context: Mapping[str, Any]) -> dict[str, Any]:
-        return await self._submit(kind, self.renderer.render(layout, context))
+        return await self._submit(kind, self._renderer_or_error().render(layout, context))
 
     async def _submit(self, kind: str, data: bytes, remember: bool = True) -> dict[str, Any]:
         if self.queue is None:
