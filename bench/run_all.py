@@ -14,7 +14,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import Figure
 
-BENCHES = ["bench.bench_footprint", "bench.bench_identify", "bench.bench_redemption", "bench.bench_printing"]
+BENCHES = [
+    "bench.bench_footprint",
+    "bench.bench_identify",
+    "bench.bench_redemption",
+    "bench.bench_printing",
+    "bench.bench_fleet",
+]
 
 
 def main() -> int:
@@ -25,11 +31,11 @@ def main() -> int:
         print(f"running {name} …", flush=True)
         figures.extend(module.run())
     print()
-    print(f"{'figure':<44} {'median':>10} {'p99':>10} {'unit':<5} {'target':<22} {'ok':<4} note")
+    print(f"{'figure':<58} {'median':>10} {'p99':>10} {'unit':<5} {'target':<22} {'ok':<4} note")
     for f in figures:
         p99 = "" if f.p99 is None else f"{f.p99:g}"
         ok = "" if f.ok is None else ("yes" if f.ok else "MISS")
-        print(f"{f.name:<44} {f.value:>10g} {p99:>10} {f.unit:<5} {f.target:<22} {ok:<4} {f.note}")
+        print(f"{f.name:<58} {f.value:>10g} {p99:>10} {f.unit:<5} {f.target:<22} {ok:<4} {f.note}")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nmachine: {machine}; took {time.monotonic() - started:.0f} s")
     out = Path(__file__).resolve().parent / "results" / "latest.json"

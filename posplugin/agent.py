@@ -29,7 +29,7 @@ from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, VOUCHER_REACTIVATE, VO
 from .outbox.point_shop import PointShopPurchase
 from .outbox.store import Backoff, OutboxStore
 from .outbox.vouchers import VoucherReactivate, VoucherRedeem
-from .outbox.worker import OutboxWorker
+from .outbox.worker import OutboxWorker, till_rate
 from .paths import AgentPaths
 from .receipts.service import ReceiptService
 from .redemptions import OfflineLimits, RedemptionService
@@ -122,7 +122,7 @@ class Agent:
             self.events,
             clock,
             concurrency=offline.worker_concurrency,
-            rate=offline.max_requests_per_second,
+            rate=till_rate(offline.max_requests_per_second, offline.tills_sharing_key),
             server_offset=lambda: self.client.server_offset,
             on_final=self._op_final,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -26,21 +27,50 @@ class Executor(Protocol):
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome: ...
 
 
-class RateLimiter:
-    """Requests at ``rate`` per second on average, plus any pause Engage asked for with 429. A slot missed
-    because nothing was ready may be caught up once (a burst of two), so a busy queue really runs at the cap."""
+FLEET_BUDGET = 40.0  # requests/s for all tills sharing one API key: under the vendor's 50/s, far from 200/s
 
-    def __init__(self, rate: float, clock: Callable[[], float]) -> None:
-        self.interval = 1.0 / rate
+
+def till_rate(max_rate: float, tills_sharing_key: int) -> float:
+    """This till's share of the key's budget, never above its own cap."""
+    return min(max_rate, FLEET_BUDGET / max(1, tills_sharing_key))
+
+
+class RateLimiter:
+    """Requests at ``rate`` per second on average.
+
+    - The first slot is jittered over one interval from when the queue first has work, so tills coming back
+      from the same outage do not all send their first request in the same instant.
+    - Only background draining is paced: a cashier waiting at the till is one request per action.
+    - A slot missed because nothing was ready may be caught up once (a burst of two), so a busy queue runs at
+      the cap.
+    - A 429 pauses for its ``Retry-After`` plus jitter and halves the rate; each success gives back a twentieth
+      of the cap, so a fleet that was told "too fast" settles below the limit instead of retrying in step.
+    """
+
+    def __init__(self, rate: float, clock: Callable[[], float], rng: random.Random | None = None) -> None:
+        self.max_rate = rate
+        self.rate = rate
         self._clock = clock
-        self._next = 0.0
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._next: float | None = None  # the first slot is drawn when the queue first has work
         self._lock = asyncio.Lock()
 
-    def pause(self, seconds: float) -> None:
-        self._next = max(self._next, self._clock() + seconds)
+    @property
+    def interval(self) -> float:
+        return 1.0 / self.rate
+
+    def rate_limited(self, retry_after: float) -> None:
+        self.rate = max(self.max_rate / 64, self.rate / 2)
+        resume = self._clock() + retry_after + self._rng.uniform(0, self.interval)
+        self._next = resume if self._next is None else max(self._next, resume)
+
+    def succeeded(self) -> None:
+        self.rate = min(self.max_rate, self.rate + self.max_rate / 20)
 
     async def acquire(self) -> None:
         async with self._lock:
+            if self._next is None:
+                self._next = self._clock() + self._rng.uniform(0, self.interval)
             wait = self._next - self._clock()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -75,11 +105,12 @@ class OutboxWorker:
 
     # ---- entry points ----------------------------------------------------------------------------------
 
-    def kick(self, op_id: str) -> asyncio.Task[Op]:
-        """Process an op now (or join the processing already under way)."""
+    def kick(self, op_id: str, paced: bool = False) -> asyncio.Task[Op]:
+        """Process an op now (or join the processing already under way). The cashier's own request is not paced;
+        the background drain is."""
         task = self._inflight.get(op_id)
         if task is None or task.done():
-            task = asyncio.create_task(self._guarded(op_id), name=f"op-{op_id}")
+            task = asyncio.create_task(self._guarded(op_id, paced), name=f"op-{op_id}")
             self._inflight[op_id] = task
             task.add_done_callback(functools.partial(self._done, op_id))
         return task
@@ -119,7 +150,7 @@ class OutboxWorker:
         if free <= 0:
             return
         for op in await self.store.due(self.clock(), free, set(self._inflight)):
-            self.kick(op.op_id)
+            self.kick(op.op_id, paced=True)
 
     async def _sleep_for(self) -> float:
         due = await self.store.next_due_at()
@@ -132,9 +163,9 @@ class OutboxWorker:
             del self._inflight[op_id]
         self._wake.set()
 
-    async def _guarded(self, op_id: str) -> Op:
+    async def _guarded(self, op_id: str, paced: bool) -> Op:
         try:
-            return await self.process(op_id)
+            return await self.process(op_id, paced)
         except Exception:
             log.exception("processing op failed; it stays queued")
             op = await self.store.get(op_id)
@@ -142,15 +173,15 @@ class OutboxWorker:
                 raise
             return op
 
-    async def process(self, op_id: str) -> Op:
+    async def process(self, op_id: str, paced: bool = False) -> Op:
         """Reconcile if UNKNOWN, send once if CAPTURED and due, reconcile at once if that send went unanswered."""
         op = await self._require(op_id)
         if op.state == UNKNOWN:
-            op = await self._reconcile(op)
+            op = await self._reconcile(op, paced)
         if op.state == CAPTURED and op.next_attempt_at <= self.clock() + 0.001:
-            op = await self._send(op)
+            op = await self._send(op, paced)
             if op.state == UNKNOWN:
-                op = await self._reconcile(op)
+                op = await self._reconcile(op, paced)
         return op
 
     async def _require(self, op_id: str) -> Op:
@@ -159,25 +190,29 @@ class OutboxWorker:
             raise KeyError(op_id)
         return op
 
-    async def _send(self, op: Op) -> Op:
+    async def _send(self, op: Op, paced: bool) -> Op:
         begun = await self.store.begin_attempt(op.op_id, self.clock())  # committed before anything goes out
         if begun is None:
             return await self._require(op.op_id)
         op, number = begun
         executor = self.executors[op.kind]
-        await self.limiter.acquire()
+        if paced:
+            await self.limiter.acquire()
         outcome = await executor.send(op, await self.store.attempts(op.op_id))
         status = getattr(outcome, "http_status", None)
         if getattr(outcome, "why", "") == "rate_limited":
-            self.limiter.pause(getattr(outcome, "retry_after", None) or 1.0)
+            self.limiter.rate_limited(getattr(outcome, "retry_after", None) or 1.0)
+        else:
+            self.limiter.succeeded()
         updated = await self.store.apply(
             op.op_id, outcome, self.clock(), attempt=number, server_offset=self.server_offset(), http_status=status
         )
         self._publish(updated)
         return updated
 
-    async def _reconcile(self, op: Op) -> Op:
-        await self.limiter.acquire()
+    async def _reconcile(self, op: Op, paced: bool) -> Op:
+        if paced:
+            await self.limiter.acquire()
         outcome = await self.executors[op.kind].reconcile(op, await self.store.attempts(op.op_id))
         updated = await self.store.apply(op.op_id, outcome, self.clock())
         self._publish(updated)

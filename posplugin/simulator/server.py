@@ -394,6 +394,7 @@ class EngageSimulator:
             "offline": self.offline,
             "faults": self.faults.describe(),
             "stats": dict(self.stats),
+            "perSecond": {str(k): v for k, v in sorted(self.per_second.items())[-600:]},
             "contacts": len(self.state.contacts),
             "redeemCommits": dict(self.state.redeem_commits),
         }
