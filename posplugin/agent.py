@@ -10,7 +10,7 @@ import logging
 import secrets as token_source
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -46,8 +46,6 @@ class AgentOptions:
 
     engage_transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], float] = time.time
-    start_scanner: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Agent:
@@ -192,8 +190,7 @@ class Agent:
                 self.status.probe_forever(self.client.probe, self.config.engage.probe_interval), name="engage-probe"
             )
         )
-        if self.options.start_scanner:
-            self._start_scanner()
+        self._start_scanner()
         log.info("posplugin %s started on 127.0.0.1:%d", __version__, self.config.agent.port)
 
     async def stop(self) -> None:
