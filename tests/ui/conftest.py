@@ -23,8 +23,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API keeps an event loop registered in this thread while it is open,
+    and tests collected after the browser tests use asyncio.run."""
     if not CHROMIUM.exists():
         if os.environ.get("POSPLUGIN_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} is missing; install Debian's chromium package")
