@@ -15,8 +15,8 @@ import tty
 from bench.harness import Figure, median, p99
 from drivers.printer import SerialPrinter
 from posplugin.config import config_from_mapping
+from posplugin.receipts.composer import ReceiptComposer
 from posplugin.receipts.jobs import PrintQueue
-from posplugin.receipts.service import ReceiptService
 from posplugin.receipts.templates import BALANCE, POINT_SHOP, VOUCHER
 
 VIEW = {
@@ -75,7 +75,7 @@ class PacedLine:
             os.close(fd)
 
 
-def contexts(service: ReceiptService) -> dict[str, tuple[tuple, dict]]:
+def contexts(service: ReceiptComposer) -> dict[str, tuple[tuple, dict]]:
     point_shop = {
         **service.base_context(),
         **service.member_context(VIEW),
@@ -100,7 +100,7 @@ def run() -> list[Figure]:
             "receipt": {"header": ["Butiken i Åre", "Storgatan 1"], "footer": ["Välkommen åter!"]},
         }
     )
-    service = ReceiptService(config, None, None, None, None, time.time)  # type: ignore[arg-type]
+    service = ReceiptComposer(config, time.time)
     figures = []
     voucher_bytes = b""
     for name, (layout, context) in contexts(service).items():

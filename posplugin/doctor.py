@@ -45,17 +45,16 @@ def test_print(config: Config, paths: AgentPaths) -> Check:
     """Render the test page and send it straight to the printer (the agent need not run)."""
     from drivers.printer import PrinterError, open_printer
 
+    from .receipts.composer import ReceiptComposer
     from .receipts.encoding import CodePageError
-    from .receipts.service import ReceiptService
     from .receipts.templates import TEST_PAGE
 
     printer = open_printer(config.printer, paths.data_dir / "printer.bin")
     if printer is None:
         return Check("test print", False, "no printer configured", "set [printer] backend")
     try:
-        service = ReceiptService(config, None, None, None, None, time.time)  # type: ignore[arg-type]
-        context = {"sample_amount": "195,00 kr", "printer_line": f"{config.printer.backend} {config.printer.codepage}"}
-        data = service.render(TEST_PAGE, context)
+        composer = ReceiptComposer(config, time.time)
+        data = composer.render(TEST_PAGE, composer.test_context())
         printer.write(data)
     except CodePageError as exc:
         return Check("test print", False, str(exc), "fix [printer] profile / codepage")

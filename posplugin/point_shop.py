@@ -214,7 +214,7 @@ class PointShopService:
         cost = int(op.payload.get("cost") or 0)
         before = op.payload.get("balanceBefore")
         context = {
-            **self.receipts.member_context(view),
+            **self.receipts.composer.member_context(view),
             "item_name": op.payload.get("itemName") or op.payload.get("itemId", ""),
             "points_spent": fmt.points(cost, self.language),
             "balance_after": fmt.points(before - cost, self.language) if isinstance(before, int | float) else "",

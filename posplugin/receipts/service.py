@@ -6,7 +6,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from drivers.printer import PRINTABLE
@@ -18,15 +17,13 @@ from ..errors import AgentError
 from ..member_cache import MemberCache
 from ..members import MemberService
 from ..texts import message
-from . import formatting as fmt
-from .encoding import CodePageError, code_page
+from .composer import ReceiptComposer
+from .encoding import CodePageError
 from .jobs import PrintJob, PrintQueue
 from .layout import Block, ReceiptRenderer
-from .templates import BALANCE, POINT_SHOP, TEST_PAGE, TEXTS, VOUCHER
+from .templates import BALANCE, POINT_SHOP, TEST_PAGE, VOUCHER
 
 log = logging.getLogger(__name__)
-PAPER_DOTS = {58: 384, 80: 576}
-PAPER_COLUMNS = {58: 32, 80: 48}
 PRINTER_CODES = ("printer_offline", "printer_paper_out", "printer_cover_open", "printer_unknown")
 
 
@@ -47,8 +44,7 @@ class ReceiptService:
         self.client = client
         self.clock = clock
         pc = config.printer
-        self._renderer: ReceiptRenderer | None = None
-        self._renderer_lock = threading.Lock()
+        self.composer = ReceiptComposer(config, clock)
         self.queue = PrintQueue(printer) if printer is not None else None
         self.last: tuple[str, bytes] | None = None
         if config.receipt.logo_path and not config.receipt.logo_path.startswith("nv:"):
@@ -59,25 +55,9 @@ class ReceiptService:
                     pc.baudrate,
                 )
 
-    @property
-    def renderer(self) -> ReceiptRenderer:
-        """Built on first use (python-escpos takes a while to load); ``start`` warms it in the background."""
-        with self._renderer_lock:
-            if self._renderer is None:
-                pc = self.config.printer
-                self._renderer = ReceiptRenderer(
-                    profile=pc.profile,
-                    code_page=code_page(pc.profile, pc.codepage),
-                    columns=pc.columns or PAPER_COLUMNS[pc.paper_mm],
-                    paper_dots=PAPER_DOTS[pc.paper_mm],
-                    logo=self.config.receipt.logo_path,
-                )
-                self._renderer.render((), {})  # loads python-escpos's printer classes too
-            return self._renderer
-
     def _warm(self) -> None:
         try:
-            _ = self.renderer
+            _ = self.composer.renderer
         except CodePageError as exc:
             log.error("printing is not possible until the config is fixed: %s", exc)
 
@@ -105,23 +85,17 @@ class ReceiptService:
         voucher = next((v for v in view.get("vouchers", []) if v.get("id") == voucher_id), None)
         if voucher is None:
             voucher = await self._voucher_from_engage(contact_id, voucher_id)
-        return await self._print("voucher", VOUCHER, self.voucher_context(view, voucher))
+        return await self._print("voucher", VOUCHER, self.composer.voucher_context(view, voucher))
 
     async def print_balance(self, contact_id: str) -> dict[str, Any]:
         view = await self.member_view(contact_id)
-        return await self._print("balance", BALANCE, self.balance_context(view))
+        return await self._print("balance", BALANCE, self.composer.balance_context(view))
 
     async def print_point_shop(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        return await self._print("point_shop", POINT_SHOP, {**self.base_context(), **context})
+        return await self._print("point_shop", POINT_SHOP, {**self.composer.base_context(), **context})
 
     async def test_print(self) -> dict[str, Any]:
-        pc = self.config.printer
-        context = {
-            **self.base_context(),
-            "sample_amount": fmt.money(195, "SEK", self.language),
-            "printer_line": f"{pc.backend} {pc.profile} {pc.codepage} {pc.paper_mm} mm",
-        }
-        return await self._print("test", TEST_PAGE, context)
+        return await self._print("test", TEST_PAGE, self.composer.test_context())
 
     async def reprint(self) -> dict[str, Any]:
         if self.last is None:
@@ -131,74 +105,6 @@ class ReceiptService:
 
     async def drawer_kick(self) -> dict[str, Any]:
         return await self._submit("drawer", self._renderer_or_error().drawer_kick(), remember=False)
-
-    def render(self, layout: tuple[Block, ...], context: Mapping[str, Any]) -> bytes:
-        return self.renderer.render(layout, {**self.base_context(), **context})
-
-    # ---- contexts --------------------------------------------------------------------------------------
-
-    def base_context(self) -> dict[str, Any]:
-        agent = self.config.agent
-        texts = TEXTS[self.language]
-        store = " · ".join(
-            x
-            for x in (
-                f"{texts['t_store']} {agent.store_id}" if agent.store_id else "",
-                f"{texts['t_till']} {agent.till_id}" if agent.till_id else "",
-            )
-            if x
-        )
-        return {
-            **texts,
-            "header": [{"line": line} for line in self.config.receipt.header],
-            "footer": [{"line": line} for line in self.config.receipt.footer],
-            "store_line": store,
-            "printed_at": fmt.timestamp(datetime.fromtimestamp(self.clock(), UTC), self.language),
-        }
-
-    def member_context(self, view: Mapping[str, Any]) -> dict[str, Any]:
-        contact = view.get("contact", {})
-        return {
-            "member_name": f"{contact.get('firstName', '')} {contact.get('lastName', '')}".strip(),
-            "member_number_masked": fmt.mask_number(str(contact.get("memberNumber") or "")),
-        }
-
-    def voucher_context(self, view: Mapping[str, Any], voucher: Mapping[str, Any]) -> dict[str, Any]:
-        value = voucher.get("value") or {}
-        return {
-            **self.base_context(),
-            **self.member_context(view),
-            "voucher_name": voucher.get("name", ""),
-            "voucher_value": fmt.money(value["amount"], value["currency"], self.language) if value else "",
-            "local_values": [
-                {"value": fmt.money(v["amount"], v["currency"], self.language)}
-                for v in voucher.get("localValues") or []
-                if v
-            ],
-            "voucher_expires": fmt.date(voucher.get("expiresOn"), self.language),
-            "voucher_number": voucher.get("voucherNumber", ""),
-        }
-
-    def balance_context(self, view: Mapping[str, Any]) -> dict[str, Any]:
-        points = view.get("points", {})
-        vouchers = [
-            {
-                "name": v.get("name", ""),
-                "value": fmt.money(v["value"]["amount"], v["value"]["currency"], self.language)
-                if v.get("value")
-                else "",
-                "expires": fmt.date(v.get("expiresOn"), self.language),
-            }
-            for v in view.get("vouchers", [])
-        ]
-        return {
-            **self.base_context(),
-            **self.member_context(view),
-            "points_balance": fmt.points(points.get("balance", 0), self.language),
-            "points_pending": fmt.points(points.get("pending", 0), self.language),
-            "vouchers": vouchers,
-            "no_vouchers": not vouchers,
-        }
 
     # ---- plumbing --------------------------------------------------------------------------------------
 
@@ -228,7 +134,7 @@ class ReceiptService:
 
     def _renderer_or_error(self) -> ReceiptRenderer:
         try:
-            return self.renderer
+            return self.composer.renderer
         except CodePageError as exc:
             raise AgentError(409, "printer_config", str(exc)) from None
 

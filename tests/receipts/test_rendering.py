@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posplugin.config import config_from_mapping
+from posplugin.receipts.composer import ReceiptComposer
 from posplugin.receipts.encoding import CodePageError, code_page
 from posplugin.receipts.formatting import mask_number, money, points
 from posplugin.receipts.layout import Pair, ReceiptRenderer, Text, pair_lines
-from posplugin.receipts.service import ReceiptService
 from posplugin.receipts.templates import BALANCE, POINT_SHOP, TEST_PAGE, VOUCHER
 from tests.receipts.escpos_decoder import decode
 
@@ -32,7 +32,7 @@ VIEW: dict[str, Any] = {
 }
 
 
-def service(**printer: Any) -> ReceiptService:
+def service(**printer: Any) -> ReceiptComposer:
     config = config_from_mapping(
         {
             "agent": {"language": printer.pop("language", "sv"), "store_id": "Åre", "till_id": "2"},
@@ -40,10 +40,10 @@ def service(**printer: Any) -> ReceiptService:
             "receipt": {"header": ["Butiken i Åre — välkommen", "Storgatan 1"], "footer": ["Tack för ditt köp! ☕"]},
         }
     )
-    return ReceiptService(config, None, None, None, None, lambda: 1.8e9)  # type: ignore[arg-type]
+    return ReceiptComposer(config, lambda: 1.8e9)
 
 
-def voucher_receipt(svc: ReceiptService) -> bytes:
+def voucher_receipt(svc: ReceiptComposer) -> bytes:
     return svc.renderer.render(VOUCHER, svc.voucher_context(VIEW, VIEW["vouchers"][0]))
 
 

@@ -1,0 +1,119 @@
+"""Turning facts into a receipt: the renderer for the configured printer and the placeholder values of each
+layout. Needs only the config — the doctor, the benchmarks and the tests use it without an agent."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..config import Config
+from . import formatting as fmt
+from .encoding import code_page
+from .layout import Block, ReceiptRenderer
+from .templates import TEXTS
+
+PAPER_DOTS = {58: 384, 80: 576}
+PAPER_COLUMNS = {58: 32, 80: 48}
+
+
+class ReceiptComposer:
+    def __init__(self, config: Config, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.language = config.agent.language
+        self.clock = clock
+        self._renderer: ReceiptRenderer | None = None
+        self._renderer_lock = threading.Lock()
+
+    @property
+    def renderer(self) -> ReceiptRenderer:
+        """Built on first use (python-escpos takes a while to load); ``start`` warms it in the background."""
+        with self._renderer_lock:
+            if self._renderer is None:
+                pc = self.config.printer
+                self._renderer = ReceiptRenderer(
+                    profile=pc.profile,
+                    code_page=code_page(pc.profile, pc.codepage),
+                    columns=pc.columns or PAPER_COLUMNS[pc.paper_mm],
+                    paper_dots=PAPER_DOTS[pc.paper_mm],
+                    logo=self.config.receipt.logo_path,
+                )
+                self._renderer.render((), {})  # loads python-escpos's printer classes too
+            return self._renderer
+
+    def render(self, layout: tuple[Block, ...], context: Mapping[str, Any]) -> bytes:
+        return self.renderer.render(layout, {**self.base_context(), **context})
+
+    # ---- contexts --------------------------------------------------------------------------------------
+
+    def base_context(self) -> dict[str, Any]:
+        agent = self.config.agent
+        texts = TEXTS[self.language]
+        store = " · ".join(
+            x
+            for x in (
+                f"{texts['t_store']} {agent.store_id}" if agent.store_id else "",
+                f"{texts['t_till']} {agent.till_id}" if agent.till_id else "",
+            )
+            if x
+        )
+        return {
+            **texts,
+            "header": [{"line": line} for line in self.config.receipt.header],
+            "footer": [{"line": line} for line in self.config.receipt.footer],
+            "store_line": store,
+            "printed_at": fmt.timestamp(datetime.fromtimestamp(self.clock(), UTC), self.language),
+        }
+
+    def member_context(self, view: Mapping[str, Any]) -> dict[str, Any]:
+        contact = view.get("contact", {})
+        return {
+            "member_name": f"{contact.get('firstName', '')} {contact.get('lastName', '')}".strip(),
+            "member_number_masked": fmt.mask_number(str(contact.get("memberNumber") or "")),
+        }
+
+    def voucher_context(self, view: Mapping[str, Any], voucher: Mapping[str, Any]) -> dict[str, Any]:
+        value = voucher.get("value") or {}
+        return {
+            **self.base_context(),
+            **self.member_context(view),
+            "voucher_name": voucher.get("name", ""),
+            "voucher_value": fmt.money(value["amount"], value["currency"], self.language) if value else "",
+            "local_values": [
+                {"value": fmt.money(v["amount"], v["currency"], self.language)}
+                for v in voucher.get("localValues") or []
+                if v
+            ],
+            "voucher_expires": fmt.date(voucher.get("expiresOn"), self.language),
+            "voucher_number": voucher.get("voucherNumber", ""),
+        }
+
+    def balance_context(self, view: Mapping[str, Any]) -> dict[str, Any]:
+        points = view.get("points", {})
+        vouchers = [
+            {
+                "name": v.get("name", ""),
+                "value": fmt.money(v["value"]["amount"], v["value"]["currency"], self.language)
+                if v.get("value")
+                else "",
+                "expires": fmt.date(v.get("expiresOn"), self.language),
+            }
+            for v in view.get("vouchers", [])
+        ]
+        return {
+            **self.base_context(),
+            **self.member_context(view),
+            "points_balance": fmt.points(points.get("balance", 0), self.language),
+            "points_pending": fmt.points(points.get("pending", 0), self.language),
+            "vouchers": vouchers,
+            "no_vouchers": not vouchers,
+        }
+
+    def test_context(self) -> dict[str, Any]:
+        pc = self.config.printer
+        return {
+            **self.base_context(),
+            "sample_amount": fmt.money(195, "SEK", self.language),
+            "printer_line": f"{pc.backend} {pc.profile} {pc.codepage} {pc.paper_mm} mm",
+        }
