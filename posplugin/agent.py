@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from drivers.printer import open_printer
+
 from . import __version__
 from .config import Config
 from .database import Database
@@ -31,6 +33,7 @@ from .outbox.store import Backoff, OutboxStore
 from .outbox.vouchers import VoucherReactivate, VoucherRedeem
 from .outbox.worker import OutboxWorker, till_rate
 from .paths import AgentPaths
+from .point_shop import PointShopService
 from .receipts.service import ReceiptService
 from .redemptions import OfflineLimits, RedemptionService
 from .scan_codes import ScanRules
@@ -133,8 +136,6 @@ class Agent:
             config.agent.language,
             clock,
         )
-        from drivers.printer import open_printer
-
         self.receipts = ReceiptService(
             config,
             open_printer(config.printer, paths.data_dir / "printer.bin"),
@@ -143,8 +144,6 @@ class Agent:
             self.client,
             clock,
         )
-        from .point_shop import PointShopService
-
         self.point_shop = PointShopService(
             self.client,
             self.outbox,

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from ..engage_status import EngageStatus
 from ..events import EventBus
-from .model import CAPTURED, UNKNOWN, Attempt, Op, Outcome
+from .model import CAPTURED, UNKNOWN, Attempt, NotSent, Op, Outcome, Refused, Unknown
 from .store import OutboxStore
 
 log = logging.getLogger(__name__)
@@ -199,9 +199,9 @@ class OutboxWorker:
         if paced:
             await self.limiter.acquire()
         outcome = await executor.send(op, await self.store.attempts(op.op_id))
-        status = getattr(outcome, "http_status", None)
-        if getattr(outcome, "why", "") == "rate_limited":
-            self.limiter.rate_limited(getattr(outcome, "retry_after", None) or 1.0)
+        status = outcome.http_status if isinstance(outcome, Refused | Unknown | NotSent) else None
+        if isinstance(outcome, NotSent) and outcome.why == "rate_limited":
+            self.limiter.rate_limited(outcome.retry_after or 1.0)
         else:
             self.limiter.succeeded()
         updated = await self.store.apply(

@@ -117,6 +117,15 @@ function renderMember(view) {
   $("member").hidden = false;
 }
 
+function makeButton(className, text, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = className;
+  button.textContent = text;
+  button.addEventListener("click", onClick);
+  return button;
+}
+
 // The left half of a voucher or shop row: a name, a big value, a line of detail.
 function rowInfo(nameText, valueText, metaText, metaClass) {
   const info = document.createElement("div");
@@ -138,21 +147,13 @@ function voucherRow(v) {
     `${T.expires} ${formatDate(v.expiresOn)}` + (locals ? ` · ${locals}` : ""), "voucher-meta");
   const action = document.createElement("div");
   action.className = "voucher-actions";
-  const printButton = document.createElement("button");
-  printButton.type = "button";
-  printButton.className = "secondary print";
-  printButton.textContent = T.print;
-  printButton.disabled = !state.features.includes("print");
-  printButton.addEventListener("click", () => printReceipt("/api/v1/print/voucher",
+  const printButton = makeButton("secondary print", T.print, () => printReceipt("/api/v1/print/voucher",
     { contactId: state.contactId, voucherId: v.id }, printButton));
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "redeem";
-  button.textContent = T.redeem;
+  printButton.disabled = !state.features.includes("print");
+  const button = makeButton("redeem", T.redeem, () => redeem(v, button));
   const enabled = state.features.includes("redeem");
   button.disabled = !enabled;
   if (!enabled) button.title = T.redeem_unavailable;
-  button.addEventListener("click", () => redeem(v, button));
   action.append(printButton, button);
   li.append(info, action);
   const known = state.ops.get(v.id);
@@ -229,12 +230,8 @@ function shopRow(item) {
     item.affordable ? "voucher-meta" : "missing");
   const action = document.createElement("div");
   action.className = "voucher-actions";
-  const button = document.createElement("button");
-  button.type = "button";
-  button.className = "buy";
-  button.textContent = T.buy;
+  const button = makeButton("buy", T.buy, () => confirmPurchase(item, action));
   button.disabled = !item.affordable;
-  button.addEventListener("click", () => confirmPurchase(item, action));
   action.appendChild(button);
   li.append(info, action);
   return li;
@@ -247,16 +244,8 @@ function confirmPurchase(item, cell) {
   text.textContent = T.confirm_text(formatNumber(item.cost), formatNumber(item.balance - item.cost));
   const buttons = document.createElement("div");
   buttons.className = "confirm-buttons";
-  const cancel = document.createElement("button");
-  cancel.type = "button";
-  cancel.className = "secondary";
-  cancel.textContent = T.cancel;
-  cancel.addEventListener("click", () => { loadShop(); focusScan(); });
-  const ok = document.createElement("button");
-  ok.type = "button";
-  ok.className = "confirm-buy";
-  ok.textContent = T.confirm;
-  ok.addEventListener("click", () => purchase(item, cell, ok));
+  const cancel = makeButton("secondary", T.cancel, () => { loadShop(); focusScan(); });
+  const ok = makeButton("confirm-buy", T.confirm, () => purchase(item, cell, ok));
   buttons.append(cancel, ok);
   box.append(text, buttons);
   cell.replaceChildren(box);
@@ -274,12 +263,8 @@ async function purchase(item, cell, button) {
     label.textContent = (T[op.state] || op.state) + (op.reasonText ? ` — ${op.reasonText}` : "");
     const children = [label];
     if (op.state === "completed") {
-      const print = document.createElement("button");
-      print.type = "button";
-      print.className = "secondary print-purchase";
-      print.textContent = T.print_receipt;
-      print.addEventListener("click", () => printReceipt("/api/v1/print/point-shop-purchase",
-        { contactId: state.contactId, opId: op.opId }, print));
+      const print = makeButton("secondary print-purchase", T.print_receipt, () => printReceipt(
+        "/api/v1/print/point-shop-purchase", { contactId: state.contactId, opId: op.opId }, print));
       children.unshift(print);
       api(`/api/v1/members/${state.contactId}`).then(renderMember, () => {});  // the new balance
     }
