@@ -6,11 +6,13 @@ Nothing here runs at import; ``Agent`` is created by the CLI (or a test) and own
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets as token_source
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,12 +21,14 @@ from drivers.printer import open_printer
 
 from . import __version__
 from .config import Config
+from .config_file import write_config
 from .database import Database
 from .engage import EngageClient, EngageTimeouts, user_agent
 from .engage_status import EngageStatus
 from .errors import AgentError
 from .events import EventBus
 from .log_redaction import RedactingFilter
+from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
 from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
@@ -59,8 +63,11 @@ class Agent:
         secret_store: SecretStore,
         redactor: RedactingFilter | None = None,
         options: AgentOptions | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.config = config
+        # Where the settings page saves; None (defaults, no file) saves into the data folder's config.toml.
+        self.config_path = config_path
         self.paths = paths
         self.secrets = secret_store
         self.redactor = redactor or RedactingFilter()
@@ -72,6 +79,7 @@ class Agent:
         )
         self.token = self._ensure_token()
         api_key = secret_store.get(ENGAGE_API_KEY)
+        self.api_key = api_key  # the key in use (the settings page may replace it while running)
         self.redactor.add_secret(api_key)
         self.redactor.add_secret(self.token)
         self.client = EngageClient(
@@ -155,6 +163,7 @@ class Agent:
             config.receipt.point_shop_qr,
             clock,
         )
+        self.pin = ManagerPin(secret_store, PinGuard(self.db, clock), config.agent.language)
         self.features = {"identify", "redeem", "reactivate", "print", "point_shop"}
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
@@ -171,6 +180,75 @@ class Agent:
 
     def current_token(self) -> str:
         return self.token
+
+    def rotate_token(self) -> str:
+        """A new local API token; the old one stops working at once (POS apps must be given the new one)."""
+        token = token_source.token_urlsafe(32)
+        self.secrets.set(API_TOKEN, token)
+        self.redactor.add_secret(token)
+        self.token = token
+        log.warning("the local API token was rotated; POS integrations need the new token")
+        return token
+
+    def set_api_key(self, api_key: str) -> None:
+        self.redactor.add_secret(api_key)
+        self.secrets.set(ENGAGE_API_KEY, api_key)
+        self.client.set_api_key(api_key)
+        self.api_key = api_key
+        log.info("the Engage API key was replaced")
+        self.worker.wake()
+
+    # ---- live reconfiguration (settings page) ----------------------------------------------------------
+
+    def settings_file(self) -> Path:
+        return self.config_path or self.paths.data_dir / "config.toml"
+
+    async def save_config(self, new: Config) -> list[str]:
+        """Write ``new`` to the config file, then apply it. Returns the changed keys that need a restart."""
+        path = self.settings_file()
+        await asyncio.get_running_loop().run_in_executor(None, write_config, path, new)
+        return await self.apply_config(new)
+
+    async def apply_config(self, new: Config) -> list[str]:
+        old, self.config = self.config, new
+        restart: list[str] = []
+        if (old.engage.base_url, old.agent.store_id, old.agent.till_id) != (
+            new.engage.base_url,
+            new.agent.store_id,
+            new.agent.till_id,
+        ):
+            agent_name = user_agent(new.agent.store_id, new.agent.till_id, new.engage.user_agent_suffix)
+            self.client.reconfigure(new.engage.base_url, agent_name)
+            self.status.mark_unknown()
+        if (old.printer, old.receipt, old.agent.store_id, old.agent.till_id) != (
+            new.printer,
+            new.receipt,
+            new.agent.store_id,
+            new.agent.till_id,
+        ):
+            printer = open_printer(new.printer, self.paths.data_dir / "printer.bin")
+            await asyncio.get_running_loop().run_in_executor(None, self.receipts.reconfigure, new, printer)
+        if old.scanner != new.scanner:
+            sc = new.scanner
+            rules = ScanRules(sc.strip_prefix, sc.strip_suffix, sc.max_length)
+            self.members.settings = dataclasses.replace(self.members.settings, scan_rules=rules)
+            await self._restart_scanner()
+        self.cache.max_age = new.offline.member_cache_hours * 3600
+        offline = new.offline
+        self.redemptions.limits = OfflineLimits(
+            offline.max_queued_per_till, offline.max_offline_hours * 3600, offline.cashier_wait
+        )
+        for key in ("port", "language", "data_dir", "log_dir"):
+            if getattr(old.agent, key) != getattr(new.agent, key):
+                restart.append(f"agent.{key}")
+        live_offline = {"max_queued_per_till", "max_offline_hours", "cashier_wait"}
+        for key, value in dataclasses.asdict(new.offline).items():
+            if key not in live_offline and getattr(old.offline, key) != value:
+                restart.append(f"offline.{key}")
+        for key, value in dataclasses.asdict(new.engage).items():
+            if key not in ("base_url",) and getattr(old.engage, key) != value:
+                restart.append(f"engage.{key}")
+        return restart
 
     # ---- lifecycle -------------------------------------------------------------------------------------
 
@@ -229,6 +307,12 @@ class Agent:
             log.info("member refresh after op failed: %s", type(exc).__name__)
 
     # ---- scanner ---------------------------------------------------------------------------------------
+
+    async def _restart_scanner(self) -> None:
+        if self._scanner is not None:
+            scanner, self._scanner = self._scanner, None
+            await asyncio.get_running_loop().run_in_executor(None, scanner.stop)
+        self._start_scanner()
 
     def _start_scanner(self) -> None:
         from drivers.scanner import open_scanner

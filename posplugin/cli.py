@@ -17,21 +17,24 @@ from pathlib import Path
 import platformdirs
 
 from . import __version__
-from .config import Config, ConfigError, config_from_mapping, load_config
+from .config import Config, ConfigError, config_from_mapping, load_config, replace_section
 from .paths import APP_NAME, AgentPaths, resolve_paths
-from .secret_store import API_TOKEN, SECRET_NAMES, FileBackend, SecretStore, SecretStoreError
+from .secret_store import API_TOKEN, PIN_HASH, SECRET_NAMES, FileBackend, SecretStore, SecretStoreError
 
 DEMO_ENGAGE_PORT = 8790
 DEMO_API_KEY = "demo-key"
 log = logging.getLogger("posplugin")
 
 
-def default_config_path() -> Path | None:
+def user_config_path() -> Path:
+    """Where a run without --config looks for (and the settings page saves) its config."""
     env = os.environ.get("POSPLUGIN_CONFIG")
-    if env:
-        return Path(env)
-    candidate = Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
-    return candidate if candidate.exists() else None
+    return Path(env) if env else Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_config_path() -> Path | None:
+    candidate = user_config_path()
+    return candidate if candidate.exists() or os.environ.get("POSPLUGIN_CONFIG") else None
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -120,7 +123,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths.ensure()
     redactor = configure_logging(paths.log_file)
     _require_free_port(config.agent.port)
-    agent = Agent(config, paths, _store(config, paths), redactor)
+    config_path = Path(args.config) if args.config else user_config_path()
+    agent = Agent(config, paths, _store(config, paths), redactor, config_path=config_path)
     build_server(agent).run()
     return 0
 
@@ -134,21 +138,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     _require_free_port(args.port)
     _require_free_port(args.engage_port)
-    config = config_from_mapping(
-        {
-            "agent": {
-                "port": args.port,
-                "data_dir": str(data_dir),
-                "log_dir": str(data_dir / "logs"),
-                "store_id": "demo-store",
-                "till_id": "till-1",
-                "language": "sv",
+    config_path = data_dir / "config.toml"
+    # The settings page saves here, so a manager's changes survive a demo restart; ports come from the command.
+    if config_path.exists():
+        config = load_config(config_path)
+    else:
+        config = config_from_mapping(
+            {
+                "agent": {
+                    "data_dir": str(data_dir),
+                    "log_dir": str(data_dir / "logs"),
+                    "store_id": "demo-store",
+                    "till_id": "till-1",
+                    "language": "sv",
+                },
+                "printer": {"backend": "file", "file_path": str(data_dir / "printer.bin")},
             },
-            "engage": {"base_url": f"http://127.0.0.1:{args.engage_port}"},
-            "printer": {"backend": "file", "file_path": str(data_dir / "printer.bin")},
-        },
-        source="<demo>",
-    )
+            source=str(config_path),
+        )
+    config = replace_section(config, "agent", port=args.port)
+    config = replace_section(config, "engage", base_url=f"http://127.0.0.1:{args.engage_port}")
     paths = resolve_paths(config)
     paths.ensure()
     redactor = configure_logging(paths.log_file)
@@ -156,10 +165,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed_demo_data(SimState()), api_key=DEMO_API_KEY, port=args.engage_port, control_port=args.engage_port + 1
     ).start()
     secrets = SecretStore(data_dir, {"POSPLUGIN_ENGAGE_API_KEY": DEMO_API_KEY}, backend=FileBackend(paths.secrets_file))
-    agent = Agent(config, paths, secrets, redactor)
+    agent = Agent(config, paths, secrets, redactor, config_path=config_path)
     print(
         f"\n  posplugin demo {__version__}\n"
         f"  Cashier panel:      http://127.0.0.1:{args.port}/\n"
+        f"  Settings (manager): http://127.0.0.1:{args.port}/settings (first visit sets the PIN)\n"
         f"  Health:             http://127.0.0.1:{args.port}/api/v1/health\n"
         f"  OpenAPI:            http://127.0.0.1:{args.port}/openapi.json\n"
         f"  Engage simulator:   {simulator.url} (control: {simulator.control_url})\n"
@@ -229,7 +239,17 @@ def cmd_secrets(args: argparse.Namespace) -> int:
     if args.action == "set":
         # Never from argv: command lines end up in shell history and process listings.
         value = getpass.getpass(f"{args.name}: ") if sys.stdin.isatty() else sys.stdin.readline()
-        store.set(args.name, value.strip())
+        value = value.strip()
+        if args.name == PIN_HASH:
+            # IT gives the PIN itself; only its slow hash is stored (the settings page then asks for it).
+            from .manager_pin import hash_pin, pin_problem
+
+            problem = pin_problem(value)
+            if problem:
+                print(f"posplugin secrets: {problem}", file=sys.stderr)
+                return 2
+            value = hash_pin(value)
+        store.set(args.name, value)
         print(f"{args.name} stored ({store.backend.name})")
         return 0
     if args.action == "get":

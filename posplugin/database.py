@@ -67,6 +67,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX attempts_op ON attempts(op_id);
     """,
+    """
+    CREATE TABLE pin_guard (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        failures     INTEGER NOT NULL,
+        locked_until REAL NOT NULL,
+        lockouts     INTEGER NOT NULL
+    );
+    """,
 )
 
 

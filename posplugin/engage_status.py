@@ -62,6 +62,11 @@ class EngageStatus:
         if self.consecutive_failures >= self.failures_to_trip or isinstance(error, EngageUnreachable):
             self._set(OFFLINE)
 
+    def mark_unknown(self) -> None:
+        """Engage was re-pointed (settings page): what was known about the old address no longer holds."""
+        self.consecutive_failures = 0
+        self._set(UNKNOWN)
+
     def _set(self, state: str) -> None:
         if state == self.state:
             return

@@ -135,6 +135,16 @@ class MemberService:
 
     async def identify(self, raw: str) -> dict[str, Any]:
         code = self.parse(raw)
+        # An audit line per scan, with only the code's last characters: enough to match a cashier's complaint.
+        try:
+            view = await self._identify(code)
+        except AgentError as exc:
+            log.info("identify %s …%s: %s", code.kind, code.value[-4:], exc.code)
+            raise
+        log.info("identify %s …%s: member %s (%s)", code.kind, code.value[-4:], view["contact"]["id"], view["source"])
+        return view
+
+    async def _identify(self, code: ScanCode) -> dict[str, Any]:
         if code.is_contact_id:
             return await self.member(code.value)
         if self.status.is_offline:

@@ -74,6 +74,36 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "That voucher is not known for this member.",
         "sv": "Bonuschecken finns inte för medlemmen.",
     },
+    "pin_not_set": {"en": "No manager PIN is set yet. Set one first.", "sv": "Ingen chefs-PIN är satt ännu."},
+    "pin_already_set": {"en": "A manager PIN is already set.", "sv": "En chefs-PIN är redan satt."},
+    "wrong_pin": {"en": "Wrong PIN.", "sv": "Fel PIN."},
+    "invalid_pin": {"en": "This PIN cannot be used.", "sv": "Den här PIN-koden kan inte användas."},
+    "pin_locked": {
+        "en": "Too many wrong PINs. Settings are locked for a while",
+        "sv": "För många felaktiga PIN-koder. Inställningarna är låsta en stund",
+    },
+    "login_required": {
+        "en": "Log in with the manager PIN (the session may have expired).",
+        "sv": "Logga in med chefs-PIN (sessionen kan ha gått ut).",
+    },
+    "csrf_failed": {
+        "en": "The settings page is out of date. Reload it and try again.",
+        "sv": "Inställningssidan är inaktuell. Ladda om den och försök igen.",
+    },
+    "invalid_setting": {"en": "This setting is not valid.", "sv": "Inställningen är inte giltig."},
+    "config_not_writable": {
+        "en": "The config file could not be written; nothing was changed.",
+        "sv": "Konfigurationsfilen kunde inte skrivas; inget ändrades.",
+    },
+    "invalid_sale": {"en": "The sale does not add up.", "sv": "Försäljningen går inte ihop."},
+    "card_data_refused": {
+        "en": "The sale contains what looks like payment card data; it was not accepted.",
+        "sv": "Försäljningen innehåller något som liknar kortdata; den togs inte emot.",
+    },
+    "sale_conflict": {
+        "en": "A different sale was already sent with this receipt id.",
+        "sv": "Ett annat kvitto har redan skickats med samma kvitto-id.",
+    },
     "internal_error": {
         "en": "Something went wrong in the till agent. It keeps running; try again.",
         "sv": "Något gick fel i kassaagenten. Den körs vidare; försök igen.",

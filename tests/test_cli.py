@@ -67,6 +67,20 @@ def test_secrets_set_reads_stdin_never_argv(
     assert "engage-api-key  set" in capsys.readouterr().out
 
 
+def test_it_can_preset_the_manager_pin_which_is_stored_hashed(
+    tmp_path: Path, sim: EngageSimulator, cli_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posplugin.manager_pin import verify_pin
+
+    config = write_config(tmp_path, sim.url)
+    monkeypatch.setattr("sys.stdin", _FakeStdin("1111\n"))
+    assert main(["secrets", "--config", str(config), "set", "pin-hash"]) == 2  # too easy
+    monkeypatch.setattr("sys.stdin", _FakeStdin("640917\n"))
+    assert main(["secrets", "--config", str(config), "set", "pin-hash"]) == 0
+    stored = json.loads((tmp_path / "data" / "secrets.json").read_text())["pin-hash"]
+    assert "640917" not in stored and verify_pin("640917", stored) and not verify_pin("640918", stored)
+
+
 def test_doctor_ok_and_failures(
     tmp_path: Path,
     sim: EngageSimulator,

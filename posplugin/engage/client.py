@@ -117,6 +117,11 @@ class EngageClient:
     def set_api_key(self, api_key: str | None) -> None:
         self._api_key = api_key
 
+    def reconfigure(self, base_url: str, agent: str) -> None:
+        """Point later requests at another Engage (settings page); requests in flight finish where they went."""
+        self._http.base_url = httpx.URL(base_url.rstrip("/"))
+        self._http.headers["User-Agent"] = agent
+
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -55,6 +55,17 @@ class ReceiptService:
                     pc.baudrate,
                 )
 
+    def reconfigure(self, config: Config, printer: PrinterProtocol | None) -> None:
+        """New printer or receipt settings from the settings page. Jobs still waiting on the old printer are
+        dropped with it: they were answered as failed already, and the cashier can reprint."""
+        old = self.queue
+        self.config = config
+        self.composer = ReceiptComposer(config, self.clock)
+        self.queue = PrintQueue(printer) if printer is not None else None
+        if old is not None:
+            old.stop()
+        self.start()
+
     def _warm(self) -> None:
         try:
             _ = self.composer.renderer

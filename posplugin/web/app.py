@@ -22,10 +22,16 @@ from ..errors import AgentError
 from ..scan_codes import GUID_RE
 from ..texts import message
 from .security import SecurityMiddleware, SecurityPolicy
+from .settings_routes import add_settings_routes
 
 log = logging.getLogger(__name__)
 SSE_HEARTBEAT = 15.0
-STATIC_FILES = {"panel.js": "text/javascript", "panel.css": "text/css"}
+STATIC_FILES = {
+    "panel.js": "text/javascript",
+    "panel.css": "text/css",
+    "settings.js": "text/javascript",
+    "settings.css": "text/css",
+}
 
 
 class IdentifyBody(BaseModel):
@@ -244,6 +250,7 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
         max_body_bytes=agent.config.api.max_body_bytes,
         language=language,
     )
+    add_settings_routes(app, agent, policy, _static_text)
     app.add_middleware(SecurityMiddleware, policy=policy)
     app.state.agent = agent
     app.state.policy = policy

@@ -132,7 +132,12 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def _security_headers(policy: SecurityPolicy, path: str) -> Iterable[tuple[bytes, bytes]]:
-    ancestors = " ".join(["'self'", *sorted(policy.allowed_origins)])
+    # The cashier panel may sit in a frame of an allowed POS app; the PIN-protected settings page never may.
+    settings = path == "/settings" or path.startswith("/settings/")
+    ancestors = "'none'" if settings else " ".join(["'self'", *sorted(policy.allowed_origins)])
+    if settings:
+        yield b"x-frame-options", b"DENY"
+        yield b"cache-control", b"no-store"
     yield b"x-content-type-options", b"nosniff"
     yield b"referrer-policy", b"no-referrer"
     yield (

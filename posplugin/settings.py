@@ -1,0 +1,201 @@
+"""What the store manager's settings page reads and changes.
+
+Only the keys listed in ``EDITABLE`` can be changed here; the rest (folders, port, timeouts) belong to IT and
+the config file. A change is validated by the config loader's own rules, written to the config file, applied to
+the running agent where that is possible, and logged by key (never with a secret in it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import ConfigError, replace_section
+from .engage import EngageAuthError, EngageError
+from .errors import AgentError
+from .secret_store import ENGAGE_API_KEY, SecretStoreError, mask_secret
+from .texts import message
+
+if TYPE_CHECKING:
+    from .agent import Agent
+
+log = logging.getLogger(__name__)
+
+EDITABLE: dict[str, tuple[str, ...]] = {
+    "engage": ("base_url",),
+    "agent": ("store_id", "till_id", "language"),
+    "printer": (
+        "backend",
+        "file_path",
+        "serial_port",
+        "baudrate",
+        "flow_control",
+        "host",
+        "tcp_port",
+        "usb_vendor_id",
+        "usb_product_id",
+        "windows_name",
+        "profile",
+        "paper_mm",
+        "columns",
+        "codepage",
+        "drawer_kick",
+    ),
+    "scanner": (
+        "backend",
+        "serial_port",
+        "baudrate",
+        "framing",
+        "gap_ms",
+        "evdev_device",
+        "strip_prefix",
+        "strip_suffix",
+    ),
+    "offline": ("max_queued_per_till", "max_offline_hours", "cashier_wait", "member_cache_hours"),
+    "api": ("allowed_origins",),
+}
+LOG_LINES = 200
+MAX_API_KEY_LENGTH = 512
+
+
+class SettingsService:
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    @property
+    def language(self) -> str:
+        return self.agent.config.agent.language
+
+    def _error(self, status: int, code: str, detail: str = "") -> AgentError:
+        text = message(code, self.language)
+        return AgentError(status, code, f"{text} ({detail})" if detail else text)
+
+    # ---- reading ---------------------------------------------------------------------------------------
+
+    def view(self) -> dict[str, Any]:
+        config = self.agent.config
+        sections = {name: {key: getattr(getattr(config, name), key) for key in keys} for name, keys in EDITABLE.items()}
+        api_key_source = self.agent.secrets.source(ENGAGE_API_KEY)
+        return {
+            "sections": sections,
+            "apiKey": {
+                "set": bool(self.agent.api_key),
+                "last4": mask_secret(self.agent.api_key),
+                "from": api_key_source.backend,
+            },
+            "configFile": str(self.agent.settings_file()),
+            "serialPorts": serial_ports(),
+            "engage": self.agent.status.state,
+        }
+
+    def log_tail(self, lines: int = LOG_LINES) -> dict[str, Any]:
+        """The last lines of the log file. Every line went through the redaction filter before it was written."""
+        path = self.agent.paths.log_file
+        if not path.exists():
+            return {"file": str(path), "lines": []}
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            tail = deque(handle, maxlen=lines)
+        return {"file": str(path), "lines": [line.rstrip("\n") for line in tail]}
+
+    def last_scan(self) -> dict[str, Any]:
+        return {"scan": self.agent.last_scan}
+
+    def normalise(self, raw: str) -> dict[str, Any]:
+        """What the agent makes of a scanned code with the current prefix/suffix rules (no Engage lookup)."""
+        try:
+            code = self.agent.members.parse(raw)
+        except AgentError as exc:
+            return {"raw": raw, "normalised": None, "error": exc.message}
+        return {"raw": raw, "normalised": code.value, "kind": code.kind}
+
+    # ---- changing --------------------------------------------------------------------------------------
+
+    async def save(self, section: str, values: dict[str, Any]) -> dict[str, Any]:
+        allowed = EDITABLE.get(section)
+        if allowed is None:
+            raise self._error(404, "invalid_setting", f"no section [{section}] on this page")
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise self._error(422, "invalid_setting", f"[{section}] {', '.join(unknown)} cannot be changed here")
+        config = self.agent.config
+        try:
+            new = replace_section(config, section, **values)
+        except ConfigError as exc:
+            raise self._error(422, "invalid_setting", str(exc).removeprefix(f"{config.source}: ")) from None
+        before = getattr(config, section)
+        changed = {k: (getattr(before, k), v) for k, v in dataclasses.asdict(getattr(new, section)).items()}
+        changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
+        if not changed:
+            return {"saved": False, "changed": [], "restartNeeded": []}
+        try:
+            restart = await self.agent.save_config(new)
+        except (OSError, ConfigError) as exc:
+            log.error("settings: could not write %s: %s", self.agent.settings_file(), exc)
+            raise self._error(500, "config_not_writable", type(exc).__name__) from None
+        for key, (old_value, new_value) in changed.items():
+            log.info("settings: [%s] %s changed from %r to %r", section, key, old_value, new_value)
+        return {"saved": True, "changed": sorted(changed), "restartNeeded": restart}
+
+    def set_api_key(self, value: str) -> dict[str, Any]:
+        value = value.strip()
+        if not value or len(value) > MAX_API_KEY_LENGTH or any(ch.isspace() for ch in value):
+            raise self._error(422, "invalid_setting", "an API key is one word without spaces")
+        try:
+            self.agent.set_api_key(value)
+        except SecretStoreError as exc:
+            log.error("settings: the API key could not be stored: %s", exc)
+            raise self._error(500, "config_not_writable", "secret store") from None
+        result: dict[str, Any] = {"set": True, "last4": mask_secret(value)}
+        if self.agent.secrets.source(ENGAGE_API_KEY).backend == "env":
+            # In use now, but after a restart the environment variable wins again.
+            result["note"] = "POSPLUGIN_ENGAGE_API_KEY is set for this agent and replaces this key after a restart"
+        return result
+
+    async def test_connection(self) -> dict[str, Any]:
+        client = self.agent.client
+        result: dict[str, Any] = {"baseUrl": client.base_url, "keySet": client.has_api_key}
+        started = time.perf_counter()
+        try:
+            latency = await client.probe()
+        except EngageAuthError as exc:
+            result.update(reachable=True, keyValid=False, message=f"Engage refused the API key (HTTP {exc.status})")
+        except EngageError as exc:
+            self.agent.status.record_failure(exc)
+            result.update(reachable=False, keyValid=None, message=f"Engage did not answer usefully: {exc}")
+        else:
+            self.agent.status.record_success(latency)
+            result.update(reachable=True, keyValid=True, latencyMs=round(latency * 1000, 1), message="ok")
+        result.setdefault("latencyMs", round((time.perf_counter() - started) * 1000, 1))
+        log.info("settings: connection test: reachable=%s key valid=%s", result["reachable"], result["keyValid"])
+        return result
+
+
+def serial_ports() -> list[dict[str, str]]:
+    """Serial ports pyserial can see (USB CDC scanners show up as /dev/ttyACM*, COMn)."""
+    try:
+        from serial.tools import list_ports
+    except ImportError:  # pragma: no cover - pyserial is a dependency
+        return []
+    ports = []
+    for port in sorted(list_ports.comports(), key=lambda p: p.device):
+        stable = _by_id_name(port.device)
+        ports.append({"device": stable or port.device, "description": port.description or ""})
+    return ports
+
+
+def _by_id_name(device: str) -> str | None:
+    """The /dev/serial/by-id/ link for a device: it survives re-plugging, unlike ttyACM0/1 numbering."""
+    folder = Path("/dev/serial/by-id")
+    if not folder.is_dir():
+        return None
+    for link in folder.iterdir():
+        try:
+            if link.resolve() == Path(device).resolve():
+                return str(link)
+        except OSError:
+            continue
+    return None
