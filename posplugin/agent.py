@@ -31,17 +31,29 @@ from .log_redaction import RedactingFilter
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
-from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
+from .outbox.model import (
+    CONFIRMED,
+    POINT_ADJUSTMENT,
+    POINT_SHOP_PURCHASE,
+    SALE_RECEIPT,
+    VOUCHER_REACTIVATE,
+    VOUCHER_REDEEM,
+    Op,
+)
+from .outbox.point_adjustments import PointAdjustment
 from .outbox.point_shop import PointShopPurchase
+from .outbox.sale_receipts import SaleReceiptDelivery
 from .outbox.store import Backoff, OutboxStore
 from .outbox.vouchers import VoucherReactivate, VoucherRedeem
 from .outbox.worker import OutboxWorker, till_rate
 from .paths import AgentPaths
+from .point_adjustments import PointAdjustmentService
 from .point_shop import PointShopService
 from .receipts.service import ReceiptService
 from .redemptions import OfflineLimits, RedemptionService
+from .sales import SalesService
 from .scan_codes import ScanRules
-from .secret_store import API_TOKEN, ENGAGE_API_KEY, SecretStore
+from .secret_store import API_TOKEN, ENGAGE_API_KEY, IMPORT_FOLDER, SecretStore, import_pending
 
 log = logging.getLogger(__name__)
 MEMBER_REFRESH_INTERVAL = 3.0  # seconds
@@ -77,6 +89,8 @@ class Agent:
         self.status = EngageStatus(
             config.engage.breaker_failures, on_change=self._engage_changed, clock=self.options.clock
         )
+        for name in import_pending(secret_store, paths.data_dir / IMPORT_FOLDER):
+            log.info("imported the %s left by the installer", name)
         self.token = self._ensure_token()
         api_key = secret_store.get(ENGAGE_API_KEY)
         self.api_key = api_key  # the key in use (the settings page may replace it while running)
@@ -126,6 +140,8 @@ class Agent:
                 VOUCHER_REDEEM: VoucherRedeem(self.client, self.status, clock),
                 VOUCHER_REACTIVATE: VoucherReactivate(self.client, self.status, clock),
                 POINT_SHOP_PURCHASE: PointShopPurchase(self.client, self.status, clock),
+                SALE_RECEIPT: SaleReceiptDelivery(self.client, self.status, clock),
+                POINT_ADJUSTMENT: PointAdjustment(self.client, self.status, clock),
             },
             self.status,
             self.events,
@@ -163,8 +179,19 @@ class Agent:
             config.receipt.point_shop_qr,
             clock,
         )
+        self.sales = SalesService(
+            self.outbox,
+            self.worker,
+            self.members,
+            self.events,
+            store_id=lambda: self.config.agent.store_id,
+            lookup_key=lambda: self.config.engage.lookup_keys[0],
+            language=config.agent.language,
+            clock=clock,
+        )
+        self.point_adjustments = PointAdjustmentService(self.outbox, self.redemptions, config.agent.language, clock)
         self.pin = ManagerPin(secret_store, PinGuard(self.db, clock), config.agent.language)
-        self.features = {"identify", "redeem", "reactivate", "print", "point_shop"}
+        self.features = {"identify", "redeem", "reactivate", "print", "point_shop", "sales", "point_adjustments"}
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self._refreshed: dict[str, float] = {}
@@ -353,7 +380,7 @@ class Agent:
     # ---- health ----------------------------------------------------------------------------------------
 
     async def health(self) -> dict[str, Any]:
-        queue = await self.outbox.counts()
+        queue = await self.outbox.counts(self.options.clock())
         return {
             "status": "ok",
             "version": __version__,

@@ -19,7 +19,17 @@ import platformdirs
 from . import __version__
 from .config import Config, ConfigError, config_from_mapping, load_config, replace_section
 from .paths import APP_NAME, AgentPaths, resolve_paths
-from .secret_store import API_TOKEN, PIN_HASH, SECRET_NAMES, FileBackend, SecretStore, SecretStoreError
+from .point_adjustments import CSV_COLUMNS
+from .secret_store import (
+    API_TOKEN,
+    IMPORT_FOLDER,
+    PIN_HASH,
+    SECRET_NAMES,
+    FileBackend,
+    SecretStore,
+    SecretStoreError,
+    import_pending,
+)
 
 DEMO_ENGAGE_PORT = 8790
 DEMO_API_KEY = "demo-key"
@@ -73,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     secrets = sub.add_parser("secrets", help="manage the Engage API key, API token and PIN hash")
     secrets.add_argument("--config")
-    secrets.add_argument("action", choices=("set", "get", "delete", "status"))
+    secrets.add_argument("action", choices=("set", "get", "delete", "status", "import"))
     secrets.add_argument("name", nargs="?", choices=SECRET_NAMES)
 
     queue = sub.add_parser("queue", help="list, retry or park queued operations (works with the agent running)")
@@ -81,6 +91,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     queue.add_argument("action", choices=("list", "retry", "park"))
     queue.add_argument("op_id", nargs="?")
     queue.add_argument("--json", action="store_true")
+
+    points = sub.add_parser("points", help="bulk point adjustments from a CSV file (chunks of 1000)")
+    points.add_argument("--config")
+    points.add_argument("action", choices=("import",))
+    points.add_argument("csv_file", help=f"columns: {', '.join(CSV_COLUMNS)} (contactId and amount required)")
+    points.add_argument("--dry-run", action="store_true", help="check the file, send nothing")
+    points.add_argument("--rejected", help="write the rejected rows here (default: FILE.rejected.csv)")
+
+    db = sub.add_parser("db", help="database upkeep for installers: migrate, backup, restore")
+    db.add_argument("--config")
+    db.add_argument("action", choices=("migrate", "backup", "restore", "version"))
+    db.add_argument("file", nargs="?", help="backup file (backup, restore)")
+
+    health = sub.add_parser("health", help="ask the running agent; exit 0 ok, 1 warning, 2 critical, 3 unknown")
+    health.add_argument("--config")
+    health.add_argument("--json", action="store_true")
+    health.add_argument("--warn-age", type=float, default=900, help="oldest waiting op, seconds (default 900)")
+    health.add_argument("--crit-age", type=float, default=3600, help="oldest waiting op, seconds (default 3600)")
 
     check = sub.add_parser("config", help="validate a config file")
     check.add_argument("action", choices=("check", "show"))
@@ -96,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "print-test": cmd_print_test,
             "secrets": cmd_secrets,
             "queue": cmd_queue,
+            "points": cmd_points,
+            "db": cmd_db,
+            "health": cmd_health,
             "config": cmd_config,
         }[args.command]
         return handler(args)
@@ -233,6 +264,11 @@ def cmd_secrets(args: argparse.Namespace) -> int:
             source = store.source(name)
             print(f"{name:<15} {'set' if source.present else 'missing':<8} {source.backend}")
         return 0
+    if args.action == "import":
+        folder = resolve_paths(config).data_dir / IMPORT_FOLDER
+        names = import_pending(store, folder)
+        print(f"imported: {', '.join(names)}" if names else f"nothing to import in {folder}")
+        return 0
     if args.name is None:
         print("posplugin secrets: name the secret (engage-api-key, api-token, pin-hash)", file=sys.stderr)
         return 2
@@ -311,6 +347,148 @@ def cmd_queue(args: argparse.Namespace) -> int:
         return asyncio.run(run())
     finally:
         db.close()
+
+
+def cmd_points(args: argparse.Namespace) -> int:
+    import asyncio
+    import csv
+    import hashlib
+
+    from .engage import EngageClient, user_agent
+    from .point_adjustments import ImportReport, import_rows, parse_csv
+    from .secret_store import ENGAGE_API_KEY
+
+    config = _load(args)
+    source = Path(args.csv_file)
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+        rows, refused = parse_csv(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"posplugin points: {source}: {exc}", file=sys.stderr)
+        return 2
+    report = ImportReport(rejected=list(refused))
+    if not args.dry_run and rows:
+        api_key = _store(config).get(ENGAGE_API_KEY)
+        if not api_key:
+            print("posplugin points: no Engage API key; run `posplugin secrets set engage-api-key`", file=sys.stderr)
+            return 2
+
+        async def send() -> None:
+            agent = user_agent(config.agent.store_id, config.agent.till_id, "bulk-import")
+            async with EngageClient(config.engage.base_url, api_key, agent=agent) as client:
+                await import_rows(client, rows, report, hashlib.sha256(text.encode()).hexdigest())
+
+        asyncio.run(send())
+    else:
+        report.rows = len(rows)
+    total = report.rows + len(refused)
+    verb = "would send" if args.dry_run else f"sent in {report.chunks_sent} chunk(s), accepted"
+    print(f"{source}: {total} row(s); {verb} {report.rows if args.dry_run else report.accepted}")
+    if report.failed_chunk:
+        first, last = report.failed_chunk
+        print(f"  chunk with CSV lines {first}-{last} got no clear answer: check those in Engage before re-running")
+        if report.not_sent:
+            print(f"  CSV lines {report.not_sent[0]}-{report.not_sent[1]} were not sent")
+    if report.rejected:
+        out = Path(args.rejected) if args.rejected else source.with_suffix(".rejected.csv")
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["line", "reason"])
+            writer.writerows([[r.line, r.reason] for r in sorted(report.rejected, key=lambda r: r.line)])
+        print(f"  {len(report.rejected)} row(s) rejected; lines and reasons in {out}")
+        for row in sorted(report.rejected, key=lambda r: r.line)[:10]:
+            print(f"    line {row.line}: {row.reason}")
+    return 0 if report.ok else 1
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """Installer steps around an upgrade. ``migrate`` runs the new version's migrations; ``backup`` copies the
+    database consistently (SQLite's backup API, safe with WAL); ``restore`` puts a backup back (agent stopped)."""
+    import shutil
+    import sqlite3
+
+    from .database import MIGRATIONS, DatabaseError, open_connection, schema_version
+
+    paths = resolve_paths(_load(args))
+    database = paths.database
+    if args.action in ("backup", "restore") and not args.file:
+        print(f"posplugin db {args.action}: give the backup file", file=sys.stderr)
+        return 2
+    if args.action == "version":
+        current = schema_version(sqlite3.connect(database)) if database.exists() else 0
+        print(f"{database}: schema {current}; this posplugin knows {len(MIGRATIONS)}")
+        return 0
+    if args.action == "backup":
+        if not database.exists():
+            print(f"{database}: no database yet; nothing to back up")
+            return 0
+        target = Path(args.file)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        source, copy = sqlite3.connect(database), sqlite3.connect(target)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        target.chmod(0o600)
+        print(f"backed up {database} to {target}")
+        return 0
+    if args.action == "restore":
+        for suffix in ("-wal", "-shm"):
+            Path(str(database) + suffix).unlink(missing_ok=True)
+        shutil.copy2(args.file, database)
+        print(f"restored {database} from {args.file}")
+        return 0
+    try:
+        conn = open_connection(database)
+    except DatabaseError as exc:
+        print(f"posplugin db migrate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(f"{database}: schema {schema_version(conn)}")
+    finally:
+        conn.close()
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """Nagios-style exit codes for fleet monitoring, from the running agent's health endpoint."""
+    import httpx
+
+    config = _load(args)
+    url = f"http://127.0.0.1:{config.agent.port}/api/v1/health"
+    try:
+        health = httpx.get(url, timeout=5).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        print(f"UNKNOWN: the agent does not answer on {url} ({type(exc).__name__})")
+        return 3
+    queue = health.get("queue", {})
+    age = float(queue.get("oldestPendingAgeSeconds") or 0)
+    problems: list[tuple[int, str]] = []
+    if queue.get("parked") or queue.get("conflict"):
+        problems.append(
+            (2, f"{queue.get('parked', 0)} parked, {queue.get('conflict', 0)} conflict op(s) need a person")
+        )
+    if age >= args.crit_age:
+        problems.append((2, f"oldest waiting op is {age / 60:.0f} min old"))
+    elif age >= args.warn_age:
+        problems.append((1, f"oldest waiting op is {age / 60:.0f} min old"))
+    if health.get("engage") == "offline":
+        problems.append((1, "Engage is offline"))
+    printer = health.get("printer", {}).get("status")
+    if printer not in ("ready", "unknown", "not_configured", None):
+        problems.append((1, f"printer {printer}"))
+    code = max((level for level, _ in problems), default=0)
+    if args.json:
+        print(json.dumps({"exitCode": code, "problems": [text for _, text in problems], "health": health}, indent=2))
+    else:
+        word = ("OK", "WARNING", "CRITICAL")[code]
+        detail = "; ".join(text for _, text in problems) or "all well"
+        print(
+            f"{word}: posplugin {health.get('version')} up {health.get('uptimeSeconds')} s, engage "
+            f"{health.get('engage')}, queue {queue.get('pending', 0)} waiting — {detail}"
+        )
+    return code
 
 
 def cmd_config(args: argparse.Namespace) -> int:

@@ -193,3 +193,30 @@ def mask_secret(value: str | None) -> str:
     if not value:
         return ""
     return "…" + value[-4:] if len(value) > 8 else "…"
+
+
+IMPORTABLE = (ENGAGE_API_KEY, API_TOKEN)
+IMPORT_FOLDER = "secrets-import"
+
+
+def import_pending(store: SecretStore, folder: Path) -> list[str]:
+    """Move secrets an installer left in ``folder`` (one file per secret, named after it) into ``store``.
+
+    This is how a secret reaches a store that only the service account can write, such as Windows Credential
+    Manager for a virtual service account: the installer cannot act as that account, the running service can.
+    Each file is deleted once stored; an empty or unreadable file is left in place and reported.
+    """
+    imported: list[str] = []
+    if not folder.is_dir():
+        return imported
+    for name in IMPORTABLE:
+        path = folder / name
+        if not path.is_file():
+            continue
+        value = path.read_text(encoding="utf-8-sig").strip()
+        if not value:
+            raise SecretStoreError(f"{path}: empty; put the {name} in it or remove the file")
+        store.set(name, value)
+        path.unlink()
+        imported.append(name)
+    return imported

@@ -134,9 +134,17 @@ class EngageClient:
     # ---- transport -------------------------------------------------------------------------------------
 
     async def _send(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None, long: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        long: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         headers = {"apikey": self._api_key} if self._api_key else {}
+        headers.update(extra_headers or {})
         content = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
         try:
             response = await self._http.request(
@@ -195,8 +203,10 @@ class EngageClient:
             return self._json(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _post(self, path: str, body: Any = None, *, long: bool = True) -> PostResult:
-        response = await self._send("POST", path, body=body, long=long)
+    async def _post(
+        self, path: str, body: Any = None, *, long: bool = True, headers: Mapping[str, str] | None = None
+    ) -> PostResult:
+        response = await self._send("POST", path, body=body, long=long, extra_headers=headers)
         self._raise_for_status(response)
         parsed: Any = None
         if response.content.strip():
@@ -259,12 +269,15 @@ class EngageClient:
             raise ValueError("transactionId is required so the transaction can be reconciled")
         return await self._post(f"{API}/point-transactions", dict(transaction))
 
-    async def add_point_transactions_bulk(self, rows: Sequence[Mapping[str, Any]]) -> list[BulkResult]:
+    async def add_point_transactions_bulk(
+        self, rows: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> list[BulkResult]:
         """Bulk add, split into chunks of at most 1000 rows (the vendor's limit)."""
         results = []
-        for start in range(0, len(rows), BULK_LIMIT):
+        for n, start in enumerate(range(0, len(rows), BULK_LIMIT)):
             chunk = [dict(r) for r in rows[start : start + BULK_LIMIT]]
-            result = await self._post(f"{API}/point-accounts/transactions", chunk)
+            headers = {"Idempotency-Key": f"{idempotency_key}-{n}"} if idempotency_key else None
+            result = await self._post(f"{API}/point-accounts/transactions", chunk, headers=headers)
             results.append(BulkResult.from_json(result.body, len(chunk)))
         return results
 

@@ -20,8 +20,16 @@ FINAL_STATES = (CONFIRMED, REJECTED, CONFLICT)
 VOUCHER_REDEEM = "voucher_redeem"
 VOUCHER_REACTIVATE = "voucher_reactivate"
 POINT_SHOP_PURCHASE = "point_shop_purchase"
-KINDS = (VOUCHER_REDEEM, VOUCHER_REACTIVATE, POINT_SHOP_PURCHASE)
-DONE_WORD = {VOUCHER_REDEEM: "redeemed", VOUCHER_REACTIVATE: "completed", POINT_SHOP_PURCHASE: "completed"}
+SALE_RECEIPT = "sale_receipt"
+POINT_ADJUSTMENT = "point_adjustment"
+KINDS = (VOUCHER_REDEEM, VOUCHER_REACTIVATE, POINT_SHOP_PURCHASE, SALE_RECEIPT, POINT_ADJUSTMENT)
+DONE_WORD = {
+    VOUCHER_REDEEM: "redeemed",
+    VOUCHER_REACTIVATE: "completed",
+    POINT_SHOP_PURCHASE: "completed",
+    SALE_RECEIPT: "delivered",
+    POINT_ADJUSTMENT: "completed",
+}
 
 
 def iso(ts: float) -> str:
@@ -93,6 +101,11 @@ class Op:
         if self.kind == POINT_SHOP_PURCHASE:
             body["itemId"] = self.payload.get("itemId")
             body["purchaseId"] = self.target_id
+        elif self.kind == SALE_RECEIPT:
+            body["receiptId"] = self.target_id
+        elif self.kind == POINT_ADJUSTMENT:
+            body["transactionId"] = self.target_id
+            body["amount"] = self.payload.get("amount")
         else:
             body["voucherId"] = self.target_id
         if self.reason:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -299,7 +300,9 @@ class OutboxStore:
             )
         )
 
-    async def counts(self) -> dict[str, int]:
+    async def counts(self, now: float | None = None) -> dict[str, int]:
+        now = time.time() if now is None else now
+
         def read(conn: sqlite3.Connection) -> dict[str, int]:
             rows = conn.execute("SELECT state, count(*) AS n FROM ops GROUP BY state").fetchall()
             by_state = {r["state"]: int(r["n"]) for r in rows}
@@ -310,6 +313,7 @@ class OutboxStore:
                 "conflict": by_state.get(CONFLICT, 0),
                 "sending": by_state.get(SENDING, 0),
                 "oldestPendingAt": int(oldest) if oldest is not None else 0,
+                "oldestPendingAgeSeconds": round(now - oldest) if oldest is not None else 0,
             }
 
         return await self.db.run(read)

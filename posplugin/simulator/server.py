@@ -379,6 +379,10 @@ class EngageSimulator:
             elif (method, path) == ("DELETE", "/_sim/faults"):
                 self.faults.clear()
                 handler.send_json(200, self.faults.describe())
+            elif (method, path) == ("POST", "/_sim/settings"):
+                if "receiptPointsDelay" in body:
+                    self.state.settings.receipt_points_delay = float(body["receiptPointsDelay"])
+                handler.send_json(200, {"receiptPointsDelay": self.state.settings.receipt_points_delay})
             elif (method, path) == ("POST", "/_sim/redeem-elsewhere"):
                 self.state.redeem_elsewhere(str(body.get("voucherId", "")))
                 handler.send_json(200, {"redeemed": True})
@@ -397,6 +401,9 @@ class EngageSimulator:
             "perSecond": {str(k): v for k, v in sorted(self.per_second.items())[-600:]},
             "contacts": len(self.state.contacts),
             "redeemCommits": dict(self.state.redeem_commits),
+            "receipts": len(self.state.receipts),
+            "duplicateReceipts": self.state.duplicate_receipts,
+            "bulkBatches": list(self.state.bulk_batches),
         }
 
 

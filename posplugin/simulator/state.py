@@ -173,6 +173,7 @@ class SimState:
         self.purchases: dict[str, Purchase] = {}
         self.receipts: dict[str, dict[str, Any]] = {}
         self.duplicate_receipts = 0
+        self.bulk_batches: list[int] = []  # rows per bulk point-transaction call, in order
         self.point_transaction_ids: dict[str, str] = {}
         self.redeem_commits: dict[str, int] = {}  # voucher id → times committed (tests assert ≤ 1 per redemption)
         self.redeemed_elsewhere: set[str] = set()
@@ -439,6 +440,7 @@ class SimState:
             raise SimError(400, "InvalidRequest", "expected a JSON array")
         if len(body) > BULK_LIMIT:
             raise SimError(400, "TooManyItems", f"at most {BULK_LIMIT} rows")
+        self.bulk_batches.append(len(body))
         not_accepted: list[Any] = []
         missing_contacts: list[str] = []
         missing_definitions: list[Any] = []
@@ -687,7 +689,7 @@ class SimState:
         key, value = contact.get("matchKeyType"), contact.get("matchKey")
         if not isinstance(value, str):
             return None
-        if key == "contactId":
+        if str(key).lower() == "contactid":
             return value.lower() if value.lower() in self.contacts else None
         try:
             return self.find_contact_id({"customKey": value})

@@ -21,6 +21,7 @@ from ..agent import Agent
 from ..errors import AgentError
 from ..scan_codes import GUID_RE
 from ..texts import message
+from .sale_models import PointAdjustmentBody, SaleBody
 from .security import SecurityMiddleware, SecurityPolicy
 from .settings_routes import add_settings_routes
 
@@ -152,6 +153,22 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
     @app.post("/api/v1/vouchers/{voucher_id}/reactivate")
     async def reactivate(voucher_id: str, body: VoucherOpBody) -> dict[str, Any]:
         return await agent.redemptions.reactivate(voucher_id, body.contactId, body.opId)
+
+    @app.post("/api/v1/sales", status_code=202)
+    async def sale(body: SaleBody) -> dict[str, Any]:
+        return await agent.sales.submit(body.to_request())
+
+    @app.post("/api/v1/members/{contact_id}/point-adjustments")
+    async def point_adjustment(contact_id: str, body: PointAdjustmentBody) -> dict[str, Any]:
+        return await agent.point_adjustments.adjust(
+            _contact_id(contact_id, language),
+            body.amount,
+            body.description,
+            body.definitionId,
+            body.validFrom,
+            body.validTo,
+            body.opId,
+        )
 
     @app.get("/api/v1/ops/{op_id}")
     async def op(op_id: str) -> dict[str, Any]:

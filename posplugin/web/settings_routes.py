@@ -47,6 +47,13 @@ class CodeBody(BaseModel):
     code: str = Field(min_length=1, max_length=4096)
 
 
+class AdjustBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member: str = Field(min_length=1, max_length=4096, description="a scanned card or a contactId")
+    amount: int = Field(ge=-1_000_000, le=1_000_000)
+    description: str = Field(min_length=1, max_length=200)
+
+
 class EmptyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -172,6 +179,16 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
     @router.post("/ops/{op_id}/park", dependencies=needs_manager)
     async def park(op_id: str, body: EmptyBody) -> dict[str, Any]:
         return await agent.redemptions.park(op_id)
+
+    @router.post("/point-adjustments", dependencies=needs_manager)
+    async def adjust_points(body: AdjustBody) -> dict[str, Any]:
+        if body.amount == 0:
+            raise AgentError(422, "invalid_request", "an adjustment of 0 points changes nothing")
+        view = await agent.members.identify(body.member)
+        contact = view["contact"]
+        op = await agent.point_adjustments.adjust(contact["id"], body.amount, body.description)
+        name = f"{contact.get('firstName', '')} {contact.get('lastName', '')}".strip()
+        return {**op, "memberName": name}
 
     @router.get("/logs", dependencies=needs_manager)
     async def logs() -> dict[str, Any]:

@@ -141,3 +141,23 @@ def test_buying_in_the_point_shop_shows_the_new_balance(page: Any, running: Runn
     coffee.locator("button.print-purchase").click()
     expect(page.locator("#message")).to_have_text("Printed")
     assert sim.state.active_balance(member_id("asa"), 1) == 2150
+
+
+def test_a_sale_for_the_member_on_screen_says_when_points_appear(page: Any, running: RunningAgent) -> None:
+    from tests.sale_factory import example_sale
+
+    page.goto(running.base_url + "/")
+    page.keyboard.type("2400000010014")
+    page.keyboard.press("Enter")
+    expect(page.locator("#member-name")).to_have_text("Åsa Öberg")
+    expect(page.locator("#points-pending")).to_have_text("300")  # pending points, apart from the balance
+    expect(page.locator("#sale-note")).to_be_hidden()
+    with running.client() as http:
+        body = {**example_sale("S1-T1-PANEL"), "member": {"contactId": member_id("asa")}}
+        assert http.post("/api/v1/sales", json=body).status_code == 202
+    expect(page.locator("#sale-note")).to_contain_text("once the loyalty system has processed the receipt")
+    shot(page, "panel-sale-note")
+    page.keyboard.type("1000003")
+    page.keyboard.press("Enter")
+    expect(page.locator("#member-name")).to_have_text("Märta Lindqvist")
+    expect(page.locator("#sale-note")).to_be_hidden()  # the note belonged to the previous member

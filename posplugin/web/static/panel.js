@@ -16,6 +16,7 @@ const TEXT = {
     point_shop: "Poängshop", show_shop: "Visa erbjudanden", buy: "Köp", confirm: "Bekräfta köp", cancel: "Avbryt",
     points_unit: (n) => `${n} p`, missing: (n) => `${n} poäng saknas`, completed: "Köpt",
     confirm_text: (cost, after) => `Köp för ${cost} poäng? Saldo efter köp: ${after}`, print_receipt: "Skriv ut kvitto",
+    sale_note: "Poäng för köpet syns när bonussystemet har behandlat kvittot (väntande poäng räknas inte in i saldot).",
   },
   en: {
     status_online: "Online", status_offline: "Offline — loyalty system unreachable", status_unknown: "Connecting…",
@@ -31,6 +32,7 @@ const TEXT = {
     point_shop: "Point shop", show_shop: "Show offers", buy: "Buy", confirm: "Confirm purchase", cancel: "Cancel",
     points_unit: (n) => `${n} p`, missing: (n) => `${n} points missing`, completed: "Bought",
     confirm_text: (cost, after) => `Buy for ${cost} points? Balance after: ${after}`, print_receipt: "Print receipt",
+    sale_note: "Points for this purchase appear once the loyalty system has processed the receipt (pending points are not in the balance yet).",
   },
 };
 
@@ -86,6 +88,7 @@ function formatDate(iso) {
 
 function renderMember(view) {
   if (state.contactId !== view.contact.id) {
+    $("sale-note").hidden = true;
     state.ops.clear();
     state.order = [];
     $("shop").hidden = true;
@@ -344,6 +347,9 @@ function handleEvent(block) {
     refreshHealth();
   } else if (name === "member" && payload.contactId === state.contactId && payload.view) {
     renderMember(payload.view);  // a background refresh: render it as it is, never refetch (that would loop)
+  } else if (name === "sale" && payload.contactId && payload.contactId === state.contactId) {
+    $("sale-note").textContent = T.sale_note;
+    $("sale-note").hidden = false;
   } else if (name === "op") {
     const entry = payload.voucherId && state.ops.get(payload.voucherId);
     if (entry && entry.op.opId === payload.opId) {

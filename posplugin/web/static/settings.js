@@ -20,7 +20,9 @@ const TEXT = {
     test_print: "Testutskrift", printed: (b) => `Testsida utskriven (${b} byte)`,
     test_scan: "Testskanna", test_scan_help: "Skanna ett kort i fältet (eller med skannern) för att se vad agenten läser.",
     last_scan: "Senaste skanning", raw: "Rå", normalised: "Tolkad", token_shown: "Ny token (visas en gång):",
-    pin_changed: "PIN bytt", locked: (m) => `Låst i ${m} min efter för många fel`, network: "Agenten svarar inte",
+    pin_changed: "PIN bytt", points: "Poäng", points_help: "Goodwill eller rättelser. Skanna medlemmens kort eller skriv kortnumret.",
+    adjust_member: "Medlemskort", adjust_amount: "Poäng (minus för att dra av)", adjust_reason: "Orsak",
+    adjust_button: "Justera poäng", adjusted: (n, who, state) => `${n} poäng för ${who}: ${state}`, locked: (m) => `Låst i ${m} min efter för många fel`, network: "Agenten svarar inte",
   },
   en: {
     title: "Settings", logout: "Log out", setup_title: "Set the manager PIN", setup_help: "Choose a PIN of 4–12 digits.",
@@ -40,7 +42,9 @@ const TEXT = {
     test_print: "Test print", printed: (b) => `Test page printed (${b} bytes)`,
     test_scan: "Test scan", test_scan_help: "Scan a card into the field (or with the scanner) to see what the agent reads.",
     last_scan: "Last scan", raw: "Raw", normalised: "Read as", token_shown: "New token (shown once):",
-    pin_changed: "PIN changed", locked: (m) => `Locked for ${m} min after too many wrong PINs`,
+    pin_changed: "PIN changed", points: "Points", points_help: "Goodwill or corrections. Scan the member's card or type the card number.",
+    adjust_member: "Member card", adjust_amount: "Points (negative to remove)", adjust_reason: "Reason",
+    adjust_button: "Adjust points", adjusted: (n, who, state) => `${n} points for ${who}: ${state}`, locked: (m) => `Locked for ${m} min after too many wrong PINs`,
     network: "The agent is not answering",
   },
 };
@@ -318,6 +322,18 @@ $("pin-change").addEventListener("submit", async (event) => {
     say("security-message", T.pin_changed, true);
   } catch (err) { say("security-message", err.message); }
   $("pin-current").value = $("pin-next").value = "";
+});
+
+$("adjust-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const amount = Number.parseInt($("adjust-amount").value, 10);
+  try {
+    const r = await call("/settings/api/point-adjustments",
+      { member: $("adjust-member").value, amount, description: $("adjust-reason").value });
+    say("points-message", T.adjusted(amount, r.memberName, r.reasonText || r.state), r.state !== "rejected");
+    $("adjust-member").value = $("adjust-amount").value = $("adjust-reason").value = "";
+  } catch (err) { say("points-message", err.message); }
+  refreshQueue();
 });
 
 function age(iso) {

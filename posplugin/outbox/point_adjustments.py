@@ -1,0 +1,81 @@
+"""Manual point adjustments (goodwill, corrections) through the outbox.
+
+The ``transactionId`` is made once at capture (the op's target) and sent on every retry. Whether Engage treats a
+repeated ``transactionId`` as the same transaction is not documented, so an unanswered attempt is reconciled
+before any re-send: the description carries a short reference (``ref:<first 8 of the id>``) that is looked for in
+the account's recent transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from ..engage import EngageClient, EngageError, EngageHTTPError, EngageServerError
+from ..engage_status import EngageStatus
+from .model import Attempt, Confirmed, Op, Outcome, Refused, Resend, Unknown
+from .vouchers import transport_outcome
+
+RECENT = 100  # transactions searched when reconciling
+
+
+def reference(transaction_id: str) -> str:
+    return f"ref:{transaction_id[:8]}"
+
+
+class PointAdjustment:
+    def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
+        self.client = client
+        self.status = status
+        self.clock = clock
+
+    async def _account(self, op: Op) -> str | None:
+        definition = int(op.payload.get("definitionId", 1))
+        accounts = await self.client.get_point_accounts(op.contact_id)
+        return next((a.id for a in accounts if a.definition_id == definition), None)
+
+    async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        amount = int(op.payload["amount"])
+        try:
+            account_id = await self._account(op)
+            if account_id is None:
+                self.status.record_success()
+                return Refused("no_point_account")
+            body = {
+                "accountId": account_id,
+                "transactionId": op.target_id,
+                "transactionType": "Addition" if amount > 0 else "Deduction",
+                "amount": amount,
+                "description": f"{op.payload.get('description', '')} ({reference(op.target_id)})",
+                "source": "Adjustment",
+                "transactionDate": datetime.fromtimestamp(op.created_at, UTC).isoformat(),
+                **{k: op.payload[k] for k in ("validFrom", "validTo") if op.payload.get(k)},
+            }
+            await self.client.add_point_transaction(body)
+        except EngageHTTPError as exc:
+            if isinstance(exc, EngageServerError) or exc.status in (401, 403, 429):
+                self.status.record_failure(exc)
+                return transport_outcome(exc)
+            self.status.record_success()
+            return Refused("contact_not_found" if exc.status == 404 else f"engage_{exc.status}", exc.status)
+        except EngageError as exc:
+            self.status.record_failure(exc)
+            return transport_outcome(exc)
+        self.status.record_success()
+        return Confirmed("adjusted")
+
+    async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        marker = reference(op.target_id)
+        try:
+            account_id = await self._account(op)
+            if account_id is None:
+                return Resend("no_account_yet")
+            page = await self.client.get_point_transactions(account_id, count=RECENT)
+        except EngageError as exc:
+            if not isinstance(exc, EngageHTTPError) or isinstance(exc, EngageServerError):
+                self.status.record_failure(exc)
+            return Unknown("reconcile_failed")
+        self.status.record_success()
+        if any(marker in tx.description for tx in page.items):
+            return Confirmed("reconciled")
+        return Resend("not_applied")
