@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench soak clean venv
+.PHONY: demo test lint typecheck unit bench soak bundle clean venv
 
 venv: $(STAMP)
 
@@ -21,8 +21,8 @@ demo: $(STAMP)
 	$(BIN)/posplugin demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check posplugin drivers tests bench
-	$(BIN)/ruff format --check posplugin drivers tests bench
+	$(BIN)/ruff check posplugin drivers tests bench installer
+	$(BIN)/ruff format --check posplugin drivers tests bench installer
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict posplugin drivers
@@ -35,8 +35,12 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# Offline installer bundles for Linux x86_64 and Windows amd64 in dist/ (see README, "IT rollout").
+bundle: $(STAMP)
+	$(BIN)/python installer/build_bundle.py --out dist
+
 soak: $(STAMP)
 	POSPLUGIN_SOAK=1 $(BIN)/python -m pytest -q -s tests/test_crash_recovery.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist *.egg-info

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -145,19 +146,24 @@ def _store(config: Config, paths: AgentPaths | None = None) -> SecretStore:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    config_path = Path(args.config) if args.config else default_config_path()
+    prepare_server(config_path, save_to=config_path or user_config_path()).run()
+    return 0
+
+
+def prepare_server(config_path: Path | None, save_to: Path) -> Any:
+    """Config, logging, agent and HTTP server, ready to ``run()``; shared by ``run`` and the Windows service."""
     from .agent import Agent
     from .log_redaction import configure_logging
     from .web.serve import build_server
 
-    config = _load(args)
+    config = load_config(config_path)
     paths = resolve_paths(config)
     paths.ensure()
     redactor = configure_logging(paths.log_file)
     _require_free_port(config.agent.port)
-    config_path = Path(args.config) if args.config else user_config_path()
-    agent = Agent(config, paths, _store(config, paths), redactor, config_path=config_path)
-    build_server(agent).run()
-    return 0
+    agent = Agent(config, paths, _store(config, paths), redactor, config_path=save_to)
+    return build_server(agent)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -118,6 +118,16 @@ def agent_factory(tmp_path: Path, sim: EngageSimulator) -> Iterator[Any]:
         agent.stop()
 
 
+FAST_RETRY = {"retry_min_seconds": 0.05, "retry_max_seconds": 0.2}
+
+
+@pytest.fixture
+def fast_agent(agent_factory: Any) -> RunningAgent:
+    """An agent whose outbox retries within a fraction of a second."""
+    agent: RunningAgent = agent_factory(offline=FAST_RETRY)
+    return agent
+
+
 @pytest.fixture
 def running(agent_factory: Any) -> RunningAgent:
     agent: RunningAgent = agent_factory()

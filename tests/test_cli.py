@@ -9,13 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from posplugin.cli import main
 from posplugin.simulator import EngageSimulator
-from tests.conftest import API_KEY, free_port
+from tests.conftest import API_KEY, free_port, wait_for
 
 
 def write_config(tmp_path: Path, sim_url: str, **extra: str) -> Path:
@@ -200,3 +201,28 @@ def test_print_test_and_doctor_print_test(
     assert "FAIL  test print" in capsys.readouterr().out
     assert main(["doctor", "--config", str(bad)]) == 1
     assert "FAIL  printer" in capsys.readouterr().out
+
+
+def test_health_exit_codes_for_monitoring(
+    tmp_path: Path, agent_factory: Any, sim: EngageSimulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from posplugin.simulator import FaultRule, member_id, voucher_id
+
+    running = agent_factory(
+        offline={"retry_min_seconds": 0.05, "retry_max_seconds": 0.1, "max_attempts": 1},
+        engage={"breaker_failures": 50},
+    )
+    config = tmp_path / "health.toml"
+    config.write_text(f"[agent]\nport = {running.agent.config.agent.port}\n")
+    assert main(["health", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("OK: posplugin")
+    sim.faults.add(FaultRule("error", method="POST", path="/redeem$", times=None, status=500))
+    with running.client() as http:
+        http.post(f"/api/v1/vouchers/{voucher_id('asa', 1)}/redeem", json={"contactId": member_id("asa"), "opId": "h1"})
+        wait_for(lambda: http.get("/api/v1/ops/h1").json()["state"] == "parked")
+    assert main(["health", "--config", str(config), "--json"]) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["exitCode"] == 2 and "1 parked" in report["problems"][0]
+    running.stop()
+    assert main(["health", "--config", str(config)]) == 3
+    assert capsys.readouterr().out.startswith("UNKNOWN")

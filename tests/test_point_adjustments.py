@@ -13,14 +13,12 @@ from posplugin.simulator import EngageSimulator, FaultRule, member_id
 from tests.conftest import API_KEY, RunningAgent, wait_for
 from tests.test_settings_api import login, post
 
-FAST = {"retry_min_seconds": 0.05, "retry_max_seconds": 0.2}
 ASA = member_id("asa")
 
 
 @pytest.fixture
-def agent(agent_factory: Any) -> RunningAgent:
-    running: RunningAgent = agent_factory(offline=FAST)
-    return running
+def agent(fast_agent: RunningAgent) -> RunningAgent:
+    return fast_agent
 
 
 def balance(agent: RunningAgent) -> float:
@@ -103,12 +101,19 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def test_bulk_import_of_2500_rows_goes_in_3_chunks_and_reports_rejected_rows(
-    tmp_path: Path, sim: EngageSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def cli_config(tmp_path: Path, sim: EngageSimulator, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A till config for the CLI pointing at the simulator, with the API key in the environment."""
     config = tmp_path / "config.toml"
     config.write_text(f'[agent]\ndata_dir = "{tmp_path}/data"\n[engage]\nbase_url = "{sim.url}"\n')
     monkeypatch.setenv("POSPLUGIN_ENGAGE_API_KEY", API_KEY)
+    return config
+
+
+def test_bulk_import_of_2500_rows_goes_in_3_chunks_and_reports_rejected_rows(
+    tmp_path: Path, sim: EngageSimulator, cli_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = cli_config
     members = [member_id(k) for k in ("asa", "bjorn", "marta", "soren", "aino")]
     rows: list[dict[str, Any]] = [
         {"contactId": members[i % 5], "amount": 10, "definitionId": 1, "description": f"Kampanj {i}", "validFrom": ""}
@@ -133,14 +138,14 @@ def test_bulk_import_of_2500_rows_goes_in_3_chunks_and_reports_rejected_rows(
         ("1502", "Engage does not know this contactId"),
     ]
     assert len(sim.state.transactions) - before == 2498
+    future = [tx for tx in sim.state.transactions[before:] if tx.valid_from and tx.valid_from > sim.state.now()]
+    assert len(future) == 1  # the row with a validFrom ahead went in as pending points
 
 
 def test_bulk_import_stops_at_a_chunk_with_no_clear_answer(
-    tmp_path: Path, sim: EngageSimulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, sim: EngageSimulator, cli_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(f'[agent]\ndata_dir = "{tmp_path}/data"\n[engage]\nbase_url = "{sim.url}"\n')
-    monkeypatch.setenv("POSPLUGIN_ENGAGE_API_KEY", API_KEY)
+    config = cli_config
     source = tmp_path / "big.csv"
     write_csv(source, [{"contactId": ASA, "amount": 1, "definitionId": 1, "description": "x", "validFrom": ""}] * 2100)
     sim.faults.add(FaultRule("error", method="POST", path="/point-accounts/transactions$", times=None, status=500))

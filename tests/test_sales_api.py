@@ -18,14 +18,12 @@ from tests.conftest import RunningAgent, wait_for
 from tests.sale_factory import example_sale, line, sale, sale_lines
 from tests.test_crash_recovery import AgentProcess
 
-FAST = {"retry_min_seconds": 0.05, "retry_max_seconds": 0.2}
 ASA = member_id("asa")
 
 
 @pytest.fixture
-def agent(agent_factory: Any) -> RunningAgent:
-    running: RunningAgent = agent_factory(offline=FAST)
-    return running
+def agent(fast_agent: RunningAgent) -> RunningAgent:
+    return fast_agent
 
 
 def post_sale(agent: RunningAgent, body: dict[str, Any]) -> httpx.Response:
