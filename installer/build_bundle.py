@@ -117,7 +117,7 @@ def checksums(folder: Path) -> None:
 
 def archive(folder: Path, kind: str) -> Path:
     if kind == "zip":
-        target = folder.with_suffix(".zip")
+        target = folder.parent / f"{folder.name}.zip"
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in sorted(folder.rglob("*")):
                 zf.write(path, path.relative_to(folder.parent).as_posix())

@@ -108,6 +108,7 @@ class OutboxStore:
     ) -> None:
         self.db = db
         self.backoff = backoff or Backoff()
+        self._rng = random.Random()  # noqa: S311 - jitter, not a secret; own instance, not the global one
         self.max_attempts = max_attempts
         self.park_after = park_after_seconds
 
@@ -204,7 +205,7 @@ class OutboxStore:
             failures = conn.execute(
                 "SELECT count(*) FROM attempts WHERE op_id = ? AND outcome NOT LIKE 'confirmed%'", (op_id,)
             ).fetchone()[0]
-            step = next_state(op, outcome, self.backoff.delay(int(failures) + 1, rng))
+            step = next_state(op, outcome, self.backoff.delay(int(failures) + 1, rng or self._rng))
             if attempt is not None:
                 conn.execute(
                     "UPDATE attempts SET finished_at = ?, outcome = ?, http_status = ?, server_offset = ? "

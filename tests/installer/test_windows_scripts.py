@@ -58,3 +58,28 @@ def test_with_powershell_when_available() -> None:
         )
         result = subprocess.run([pwsh, "-NoProfile", "-Command", check], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_windows_bundle_holds_windows_wheels_and_verifiable_checksums(tmp_path: Path) -> None:
+    import hashlib
+    import sys
+    import zipfile
+
+    from tests.installer.test_linux_install import builder
+
+    build = builder()
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    version = build.source_tree(None, tmp_path)[1]
+    archive = build.build(build.TARGETS["windows-amd64"], build.ROOT, version, python, tmp_path, None)
+    assert archive.name == f"posplugin-{version}-windows-amd64.zip"
+    names = zipfile.ZipFile(archive).namelist()
+    wheels = [n.rsplit("/", 1)[-1] for n in names if n.endswith(".whl")]
+    assert any(w.startswith("pywin32-") and w.endswith("win_amd64.whl") for w in wheels)
+    assert any(w.startswith("pydantic_core-") and w.endswith("win_amd64.whl") for w in wheels)
+    assert any(w.startswith("pywin32_ctypes-") for w in wheels)  # keyring's Windows backend
+    assert not [w for w in wheels if "manylinux" in w or "linux_x86_64" in w]
+    folder = tmp_path / f"posplugin-{version}-windows-amd64"
+    for line in (folder / "SHA256SUMS").read_text().splitlines():
+        digest, relative = line.split("  ", 1)
+        assert hashlib.sha256((folder / relative).read_bytes()).hexdigest() == digest
+    assert {"install.ps1", "uninstall.ps1", "common.ps1", "config.example.toml"} <= {p.name for p in folder.iterdir()}
