@@ -20,7 +20,6 @@ import platformdirs
 from . import __version__
 from .config import Config, ConfigError, config_from_mapping, load_config, replace_section
 from .paths import APP_NAME, AgentPaths, resolve_paths
-from .point_adjustments import CSV_COLUMNS
 from .secret_store import (
     API_TOKEN,
     IMPORT_FOLDER,
@@ -96,7 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     points = sub.add_parser("points", help="bulk point adjustments from a CSV file (chunks of 1000)")
     points.add_argument("--config")
     points.add_argument("action", choices=("import",))
-    points.add_argument("csv_file", help=f"columns: {', '.join(CSV_COLUMNS)} (contactId and amount required)")
+    points.add_argument(
+        "csv_file",
+        help="columns contactId, amount (required), definitionId, description, source, validFrom, validTo, timeStamp",
+    )
     points.add_argument("--dry-run", action="store_true", help="check the file, send nothing")
     points.add_argument("--rejected", help="write the rejected rows here (default: FILE.rejected.csv)")
 
