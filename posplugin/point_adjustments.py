@@ -21,7 +21,7 @@ from .engage.client import BULK_LIMIT
 from .errors import AgentError
 from .outbox.model import POINT_ADJUSTMENT
 from .outbox.store import OpIdConflict, OutboxStore
-from .redemptions import OP_ID, RedemptionService
+from .redemptions import RedemptionService, checked_guid, checked_op_id
 from .scan_codes import GUID_RE
 from .texts import message
 
@@ -46,16 +46,14 @@ class PointAdjustmentService:
         valid_to: datetime | None = None,
         op_id: str | None = None,
     ) -> dict[str, Any]:
-        if not GUID_RE.fullmatch(contact_id):
-            raise AgentError(422, "invalid_request", "contactId is not a GUID")
-        if op_id is not None and not OP_ID.fullmatch(op_id):
-            raise AgentError(422, "invalid_request", "opId must be 1-64 letters, digits, '-', '_', '.' or ':'")
-        contact_id = contact_id.lower()
+        contact_id = checked_guid(contact_id, "contactId")
+        op_id = checked_op_id(op_id)
+        if amount == 0:
+            raise AgentError(422, "invalid_request", "an adjustment of 0 points changes nothing")
         payload: dict[str, Any] = {"amount": amount, "description": description, "definitionId": definition_id}
         for key, value in (("validFrom", valid_from), ("validTo", valid_to)):
             if value is not None:
                 payload[key] = value.isoformat()
-        op_id = op_id or str(uuid.uuid4())
         existing = await self.store.get(op_id)
         if existing is not None:
             if existing.kind != POINT_ADJUSTMENT or existing.payload != payload or existing.contact_id != contact_id:

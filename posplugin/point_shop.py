@@ -18,8 +18,7 @@ from .outbox.store import OpIdConflict, OutboxStore
 from .outbox.worker import OutboxWorker
 from .receipts import formatting as fmt
 from .receipts.service import ReceiptService
-from .redemptions import OP_ID, RedemptionService
-from .scan_codes import GUID_RE
+from .redemptions import RedemptionService, checked_guid, checked_op_id
 from .texts import message
 
 
@@ -105,14 +104,10 @@ class PointShopService:
     # ---- purchase --------------------------------------------------------------------------------------
 
     async def purchase(self, contact_id: str, item_id: str, op_id: str | None) -> dict[str, Any]:
-        if not GUID_RE.fullmatch(contact_id):
-            raise AgentError(422, "invalid_request", "contactId is not a GUID")
+        contact_id = checked_guid(contact_id, "contactId")
         if not item_id or len(item_id) > 64 or not item_id.isprintable():
             raise AgentError(422, "invalid_request", "itemId is missing or malformed")
-        if op_id is not None and not OP_ID.fullmatch(op_id):
-            raise AgentError(422, "invalid_request", "opId must be 1-64 letters, digits, '-', '_', '.' or ':'")
-        contact_id = contact_id.lower()
-        op_id = op_id or str(uuid.uuid4())
+        op_id = checked_op_id(op_id)
         existing = await self.store.get(op_id)
         if existing is not None:
             if (

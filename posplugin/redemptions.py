@@ -28,6 +28,20 @@ from .texts import message, reason_text
 OP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
+def checked_guid(value: str, name: str) -> str:
+    """``value`` lower-cased, or a 422 naming the field (voucherId, contactId: Engage ids are GUIDs)."""
+    if not GUID_RE.fullmatch(value):
+        raise AgentError(422, "invalid_request", f"{name} is not a GUID")
+    return value.lower()
+
+
+def checked_op_id(op_id: str | None) -> str:
+    """The POS's opId, or a new one when it sent none."""
+    if op_id is not None and not OP_ID.fullmatch(op_id):
+        raise AgentError(422, "invalid_request", "opId must be 1-64 letters, digits, '-', '_', '.' or ':'")
+    return op_id or str(uuid.uuid4())
+
+
 @dataclass(frozen=True)
 class OfflineLimits:
     max_queued: int
@@ -97,13 +111,7 @@ class RedemptionService:
         return op
 
     def _validate(self, voucher_id: str, contact_id: str, op_id: str | None) -> tuple[str, str, str]:
-        if not GUID_RE.fullmatch(voucher_id):
-            raise AgentError(422, "invalid_request", "voucherId is not a GUID")
-        if not GUID_RE.fullmatch(contact_id):
-            raise AgentError(422, "invalid_request", "contactId is not a GUID")
-        if op_id is not None and not OP_ID.fullmatch(op_id):
-            raise AgentError(422, "invalid_request", "opId must be 1-64 letters, digits, '-', '_', '.' or ':'")
-        return voucher_id.lower(), contact_id.lower(), op_id or str(uuid.uuid4())
+        return checked_guid(voucher_id, "voucherId"), checked_guid(contact_id, "contactId"), checked_op_id(op_id)
 
     async def _submit(self, kind: str, voucher_id: str, contact_id: str, op_id: str | None) -> dict[str, Any]:
         voucher_id, contact_id, op_id = self._validate(voucher_id, contact_id, op_id)

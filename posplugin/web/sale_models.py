@@ -147,10 +147,3 @@ class PointAdjustmentBody(Strict):
     validFrom: datetime | None = None
     validTo: datetime | None = None
     opId: str | None = Field(default=None, min_length=1, max_length=64)
-
-    @field_validator("amount")
-    @classmethod
-    def not_zero(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("an adjustment of 0 points changes nothing")
-        return value

@@ -182,8 +182,6 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
 
     @router.post("/point-adjustments", dependencies=needs_manager)
     async def adjust_points(body: AdjustBody) -> dict[str, Any]:
-        if body.amount == 0:
-            raise AgentError(422, "invalid_request", "an adjustment of 0 points changes nothing")
         view = await agent.members.identify(body.member)
         contact = view["contact"]
         op = await agent.point_adjustments.adjust(contact["id"], body.amount, body.description)
