@@ -240,3 +240,9 @@ def test_log_section_shows_redacted_lines(running: RunningAgent) -> None:
     log_file.write_text("line one\nline two\n", encoding="utf-8")
     client, _ = login(running)
     assert client.get("/settings/api/logs").json()["lines"][-2:] == ["line one", "line two"]
+
+
+def test_the_settings_page_answers_only_to_the_agents_own_host(running: RunningAgent) -> None:
+    for path in ("/settings", "/settings/api/session"):
+        answer = manager(running).get(path, headers={"Host": "evil.example"})
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_host"

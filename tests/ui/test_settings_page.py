@@ -132,3 +132,20 @@ def test_retry_a_parked_op_from_the_queue_section(page: Any, agent_factory: Any,
     page.click("#queue-refresh")
     expect(page.locator('#queue-table tr[data-op="op-q"]')).to_have_count(0)
     expect(page.locator("#queue-summary")).to_have_text("The queue is empty")
+
+
+def test_goodwill_points_by_card_from_the_points_section(page: Any, running: RunningAgent) -> None:
+    set_up_pin(page, running)
+    page.fill("#adjust-member", "2400000010014")
+    page.fill("#adjust-amount", "50")
+    page.fill("#adjust-reason", "Goodwill: late delivery")
+    page.click("#adjust-form button[type=submit]")
+    expect(page.locator("#points-message")).to_have_text("50 points for Åsa Öberg: completed")
+    with running.client() as http:
+        view = http.get(f"/api/v1/members/{member_id('asa')}").json()
+    assert view["points"]["balance"] == 2450 + 50
+    page.fill("#adjust-member", "hello world")
+    page.fill("#adjust-amount", "5")
+    page.fill("#adjust-reason", "x")
+    page.click("#adjust-form button[type=submit]")
+    expect(page.locator("#points-message")).to_contain_text("not a member card")
