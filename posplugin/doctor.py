@@ -32,6 +32,8 @@ class Check:
 def run_checks(config: Config, paths: AgentPaths, secrets: SecretStore, print_test: bool = False) -> list[Check]:
     checks = [Check("version", True, __version__), Check("config", True, config.source)]
     checks.append(_check_data(paths))
+    checks.append(_check_queue(paths))
+    checks.append(_check_agent(config))
     checks.extend(_check_secrets(secrets))
     checks.append(asyncio.run(_check_engage(config, secrets)))
     checks.append(_check_printer(config, paths))
@@ -78,6 +80,40 @@ def _check_data(paths: AgentPaths) -> Check:
     except (OSError, sqlite3.Error, DatabaseError) as exc:
         return Check("database", False, str(exc), f"make {paths.data_dir} writable by the service user")
     return Check("database", True, f"{paths.database} (schema {version}, integrity ok)")
+
+
+def _check_queue(paths: AgentPaths) -> Check:
+    """Waiting work and work that needs a person (parked, conflict): what a fleet dashboard watches."""
+    if not paths.database.exists():
+        return Check("queue", True, "empty (no database yet)")
+    try:
+        with sqlite3.connect(paths.database) as conn:
+            rows = dict(conn.execute("SELECT state, count(*) FROM ops GROUP BY state").fetchall())
+            oldest = conn.execute(
+                "SELECT min(created_at) FROM ops WHERE state IN ('CAPTURED', 'SENDING', 'UNKNOWN')"
+            ).fetchone()[0]
+    except sqlite3.Error as exc:
+        return Check("queue", False, f"cannot read the queue: {exc}", "see the database check")
+    waiting = sum(rows.get(s, 0) for s in ("CAPTURED", "SENDING", "UNKNOWN"))
+    stuck = rows.get("PARKED", 0) + rows.get("CONFLICT", 0)
+    age = f", oldest {(time.time() - oldest) / 60:.0f} min" if oldest else ""
+    detail = f"{waiting} waiting{age}; {rows.get('PARKED', 0)} parked, {rows.get('CONFLICT', 0)} conflict"
+    fix = "a person decides: settings page → Queue (Retry / Park), or posplugin queue list|retry"
+    return Check("queue", stuck == 0, detail, fix)
+
+
+def _check_agent(config: Config) -> Check:
+    """Is the agent itself running? Informational: the doctor also runs before the first start."""
+    import httpx
+
+    url = f"http://127.0.0.1:{config.agent.port}/api/v1/health"
+    try:
+        health = httpx.get(url, timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return Check("agent", True, f"not answering on 127.0.0.1:{config.agent.port} (not started?)")
+    return Check(
+        "agent", True, f"{health.get('version')} up {health.get('uptimeSeconds')} s, Engage {health.get('engage')}"
+    )
 
 
 def _check_secrets(secrets: SecretStore) -> list[Check]:

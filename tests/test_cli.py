@@ -213,7 +213,9 @@ def test_health_exit_codes_for_monitoring(
         engage={"breaker_failures": 50},
     )
     config = tmp_path / "health.toml"
-    config.write_text(f"[agent]\nport = {running.agent.config.agent.port}\n")
+    config.write_text(
+        f'[agent]\nport = {running.agent.config.agent.port}\ndata_dir = "{running.agent.paths.data_dir}"\n'
+    )
     assert main(["health", "--config", str(config)]) == 0
     assert capsys.readouterr().out.startswith("OK: posplugin")
     sim.faults.add(FaultRule("error", method="POST", path="/redeem$", times=None, status=500))
@@ -223,6 +225,10 @@ def test_health_exit_codes_for_monitoring(
     assert main(["health", "--config", str(config), "--json"]) == 2
     report = json.loads(capsys.readouterr().out)
     assert report["exitCode"] == 2 and "1 parked" in report["problems"][0]
+    assert main(["doctor", "--config", str(config), "--json"]) == 1
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert checks["queue"]["ok"] is False and "1 parked" in checks["queue"]["detail"]
+    assert checks["agent"]["ok"] is True and "up" in checks["agent"]["detail"]
     running.stop()
     assert main(["health", "--config", str(config)]) == 3
     assert capsys.readouterr().out.startswith("UNKNOWN")
