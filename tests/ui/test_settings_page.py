@@ -149,3 +149,16 @@ def test_goodwill_points_by_card_from_the_points_section(page: Any, running: Run
     page.fill("#adjust-reason", "x")
     page.click("#adjust-form button[type=submit]")
     expect(page.locator("#points-message")).to_contain_text("not a member card")
+
+
+def test_an_open_cashier_panel_picks_up_a_rotated_token(page: Any, running: RunningAgent) -> None:
+    page.goto(running.base_url + "/")
+    old = page.locator('meta[name="pos-token"]').get_attribute("content")
+    assert old == running.token
+    running.agent.rotate_token()
+    page.keyboard.type("2400000010014")
+    page.keyboard.press("Enter")  # refused with the old token: the page reloads itself with the new one
+    expect(page.locator('meta[name="pos-token"]')).to_have_attribute("content", running.agent.token)
+    page.keyboard.type("2400000010014")
+    page.keyboard.press("Enter")
+    expect(page.locator("#member-name")).to_have_text("Åsa Öberg")

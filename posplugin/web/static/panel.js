@@ -51,10 +51,20 @@ function api(path, options = {}) {
     try { body = await response.json(); } catch (_) { body = null; }
     if (!response.ok) {
       const err = (body && body.error) || { code: "http_" + response.status, message: T.network };
+      if (err.code === "unauthorized") reloadForNewToken();
       throw err;
     }
     return body;
   }, () => { throw { code: "network", message: T.network }; });
+}
+
+// The manager made a new API token (settings page): this page still holds the old one. Reload once to get the
+// new one; never more than once a minute, so a real token problem shows its message instead of looping.
+function reloadForNewToken() {
+  const last = Number(sessionStorage.getItem("posplugin-token-reload") || 0);
+  if (Date.now() - last < 60000) return;
+  sessionStorage.setItem("posplugin-token-reload", String(Date.now()));
+  window.location.reload();
 }
 
 function translateStatic() {
