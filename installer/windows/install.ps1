@@ -58,7 +58,8 @@ if (-not $wheel) { Stop-WithError 'no posplugin wheel in the bundle' }
 $Version = ($wheel.Name -split '-')[1]
 $wantPython = ((Get-Content -LiteralPath (Join-Path $Bundle 'VERSION'))[1] -replace '^python ', '').Trim()
 if (-not $Python) {
-    $Python = (& py "-$wantPython" -c 'import sys; print(sys.executable)' 2>$null | Out-String).Trim()
+    try { $Python = (& py "-$wantPython" -c 'import sys; print(sys.executable)' 2>$null | Out-String).Trim() }
+    catch { $Python = '' }   # no `py` launcher at all
     if (-not $Python) { Stop-WithError "CPython $wantPython not found; install it (python.org, InstallAllUsers=1) or pass -Python" }
 }
 $havePython = (& $Python -c 'import sys; print("%d.%d" % sys.version_info[:2])' | Out-String).Trim()
@@ -104,8 +105,6 @@ if (-not (Test-Path -LiteralPath $Config)) {
 }
 & $NewCli config check --config $Config | Out-Null
 if ($LASTEXITCODE -ne 0) { Stop-WithError "$Config is not valid" }
-# Only the service account, SYSTEM and Administrators: the database holds the queue, the folder the secrets import.
-& icacls $DataDir /inheritance:r /grant:r "*S-1-5-18:(OI)(CI)F" "*S-1-5-32-544:(OI)(CI)F" "${ServiceAccount}:(OI)(CI)M" | Out-Null
 
 # ---- the service ------------------------------------------------------------------------------------------------
 $service = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
@@ -123,6 +122,15 @@ function Register-Agent {
     Set-ItemProperty -Path "HKLM:\SYSTEM\CurrentControlSet\Services\$ServiceName" -Name Environment `
         -Type MultiString -Value $environment
 }
+
+if (-not $service) {
+    # A fresh install: the service (and with it its virtual account, which the ACL below names) comes first.
+    Set-Current $InstallDir $Version
+    Register-Agent
+}
+# Only the service account, SYSTEM and Administrators: the database holds the queue, the folder the secrets import.
+& icacls $DataDir /inheritance:r /grant:r "*S-1-5-18:(OI)(CI)F" "*S-1-5-32-544:(OI)(CI)F" "${ServiceAccount}:(OI)(CI)M" | Out-Null
+if ($LASTEXITCODE -ne 0) { Stop-WithError "could not set the permissions of $DataDir" }
 
 # ---- the API key: handed to the service account, which stores it in its own Credential Manager ---------------
 if ($ApiKeyFile) {
@@ -169,7 +177,6 @@ if ($Old -and $Old -ne $Version) {
     Write-Step "upgraded $Old -> $Version (database backup: $backup)"
 } else {
     Set-Current $InstallDir $Version
-    if (-not $service) { Register-Agent }
     Start-Service -Name $ServiceName
     if (-not (Wait-Healthy $NewCli $Config $Version $HealthTimeoutSeconds)) {
         Stop-WithError "posplugin $Version was installed but does not report healthy; see $DataDir\logs and the Application event log"
