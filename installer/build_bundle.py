@@ -94,9 +94,20 @@ def source_tree(version: str | None, work: Path) -> tuple[Path, str]:
 
 
 def build_wheel(source: Path, out: Path) -> Path:
-    run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(source)])
+    cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(source)]
+    if _has_build_backend():
+        cmd.append("--no-build-isolation")  # the dev virtualenv has it: skip making an isolated one (~3 s)
+    run(cmd)
     (wheel,) = out.glob("posplugin-*.whl")
     return wheel
+
+
+def _has_build_backend() -> bool:
+    try:
+        import setuptools
+    except ImportError:
+        return False
+    return int(setuptools.__version__.split(".")[0]) >= 77
 
 
 def download_deps(target: Target, wheel: Path, python: str, out: Path) -> None:

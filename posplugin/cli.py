@@ -442,9 +442,15 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"backed up {database} to {target}")
         return 0
     if args.action == "restore":
+        # A new file renamed into place, never a rewrite of the old one: a process that still has the old file
+        # open (and its WAL) must not be able to checkpoint stale pages into the restored database.
+        staged = database.with_name(database.name + ".restoring")
+        shutil.copy2(args.file, staged)
+        with staged.open("rb+") as handle:
+            os.fsync(handle.fileno())
         for suffix in ("-wal", "-shm"):
             Path(str(database) + suffix).unlink(missing_ok=True)
-        shutil.copy2(args.file, database)
+        os.replace(staged, database)
         print(f"restored {database} from {args.file}")
         return 0
     try:

@@ -112,6 +112,21 @@ install -d -m 0755 "$OPT"
 install -d -m 0700 "$DATA"
 install -d -m 0750 "$LOGS" "$ETC"
 
+wait_for_drain() {  # until no operation of the running version is on the wire (SENDING), or give up
+  local waited=0 sending
+  while :; do
+    sending=$("$OPT/$OLD/bin/posplugin" queue list --json --config "$CONFIG" 2>/dev/null | "$OPT/$OLD/bin/python" -c \
+      'import json, sys; print(json.load(sys.stdin).get("sending", 0))' 2>/dev/null || echo 0)
+    [ "$sending" = 0 ] && return 0
+    if [ "$FORCE" = 1 ]; then say "$sending operation(s) on the wire; going on (--force)"; return 0; fi
+    [ "$waited" -ge "$DRAIN_TIMEOUT" ] && die "$sending operation(s) still on the wire after ${DRAIN_TIMEOUT}s; nothing changed (retry later or --force)"
+    sleep 1; waited=$((waited + 1))
+  done
+}
+
+# An upgrade that would have to wait for a busy till says so before building anything.
+[ -n "$OLD" ] && [ "$OLD" != "$VERSION" ] && wait_for_drain
+
 # ---- the new version, beside any old one --------------------------------------------------------------------
 NEW="$OPT/$VERSION"
 if [ "$OLD" = "$VERSION" ]; then
@@ -168,15 +183,7 @@ switch_to() { ln -sfn "$1" "$OPT/.current.new" && mv -Tf "$OPT/.current.new" "$O
 
 if [ -n "$OLD" ] && [ "$OLD" != "$VERSION" ]; then
   OLD_BIN="$OPT/$OLD/bin/posplugin"
-  waited=0
-  while :; do
-    sending=$("$OLD_BIN" queue list --json --config "$CONFIG" 2>/dev/null | "$NEW/bin/python" -c \
-      'import json, sys; print(json.load(sys.stdin).get("sending", 0))' 2>/dev/null || echo 0)
-    [ "$sending" = 0 ] && break
-    if [ "$FORCE" = 1 ]; then say "$sending operation(s) on the wire; going on (--force)"; break; fi
-    [ "$waited" -ge "$DRAIN_TIMEOUT" ] && die "$sending operation(s) still on the wire after ${DRAIN_TIMEOUT}s; nothing changed (retry later or --force)"
-    sleep 1; waited=$((waited + 1))
-  done
+  wait_for_drain
   agent stop
   # From here on, any failure puts the old version back before the script ends.
   trap 'echo "posplugin install: failed during the upgrade; restarting $OLD" >&2; switch_to "$OLD"; agent start' ERR

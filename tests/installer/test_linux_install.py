@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,19 @@ def test_install_upgrade_with_a_queued_op_rollback_and_uninstall(
     op = httpx.post(f"{base}/api/v1/sales", json=example_sale("S42-T3-0001"), headers=headers).json()
     assert op["state"] == "queued"
 
+    # ---- an upgrade waits for operations on the wire, and gives up without changing anything ------------
+    with closing(sqlite3.connect(data / "posplugin.sqlite3", timeout=10)) as db, db:
+        db.execute(
+            "INSERT INTO ops(op_id, kind, target_id, contact_id, state, next_attempt_at, park_deadline, created_at,"
+            " updated_at) VALUES ('on-the-wire', 'sale_receipt', 'X', '', 'SENDING', 0, 9e9, 0, 0)"
+        )
+    done = run_script(bundles.new / "install.sh", "--root", str(test_root), "--no-systemd", "--drain-timeout", "2")
+    assert done.returncode == 1 and "1 operation(s) still on the wire after 2s; nothing changed" in done.stderr
+    assert os.readlink(test_root / "opt/posplugin/current") == __version__
+    assert not (test_root / "opt/posplugin" / bumped(__version__)).exists()
+    with closing(sqlite3.connect(data / "posplugin.sqlite3", timeout=10)) as db, db:
+        db.execute("DELETE FROM ops WHERE op_id = 'on-the-wire'")
+
     # ---- upgrade ----------------------------------------------------------------------------------------
     new_version = bumped(__version__)
     done = run_script(bundles.new / "install.sh", "--root", str(test_root), "--no-systemd", "--python", python)
@@ -206,7 +220,7 @@ def test_install_upgrade_with_a_queued_op_rollback_and_uninstall(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 operation(s) are still queued" in done.stdout
     assert not opt.exists() and (etc / "config.toml").exists() and secrets.exists()
-    with sqlite3.connect(data / "posplugin.sqlite3") as db:
+    with closing(sqlite3.connect(data / "posplugin.sqlite3")) as db:
         assert db.execute("SELECT count(*) FROM ops WHERE target_id = 'S42-T3-0002'").fetchone()[0] == 1
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{base}/api/v1/health", timeout=2)
