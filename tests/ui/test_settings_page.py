@@ -162,3 +162,19 @@ def test_an_open_cashier_panel_picks_up_a_rotated_token(page: Any, running: Runn
     page.keyboard.type("2400000010014")
     page.keyboard.press("Enter")
     expect(page.locator("#member-name")).to_have_text("Åsa Öberg")
+
+
+def test_every_editable_key_has_a_field_with_a_readable_label(page: Any, running: RunningAgent) -> None:
+    from posplugin.settings import EDITABLE
+
+    set_up_pin(page, running)
+    for section, keys in EDITABLE.items():
+        for key in keys:
+            label = page.locator(f'label[for="{section}-{key}"]')
+            expect(label).to_have_count(1)
+            text = label.inner_text()
+            assert text.endswith(key) and text[: -len(key)].strip(), f"{section}.{key} has no readable label"
+    assert (
+        page.locator("#sections input, #sections select, #sections textarea").count()
+        == sum(len(keys) for keys in EDITABLE.values()) + 2
+    )  # plus the API key and test-scan fields

@@ -68,6 +68,40 @@ const SECTIONS = [
   ["api", [["allowed_origins", "lines"]]],
 ];
 
+// Readable names for the config keys; the key itself is shown beside it, as IT sees it in the config file.
+const FIELD_LABELS = {
+  sv: {
+    "engage.base_url": "Adress till Engage", "agent.store_id": "Butiks-id", "agent.till_id": "Kass-id",
+    "agent.language": "Språk", "printer.backend": "Anslutning", "printer.file_path": "Fil (testskrivare)",
+    "printer.serial_port": "Serieport", "printer.baudrate": "Hastighet (baud)", "printer.flow_control": "Flödeskontroll",
+    "printer.host": "Nätverksadress", "printer.tcp_port": "TCP-port", "printer.usb_vendor_id": "USB-tillverkar-id",
+    "printer.usb_product_id": "USB-produkt-id", "printer.windows_name": "Windows-skrivarens namn",
+    "printer.profile": "Skrivarprofil", "printer.paper_mm": "Pappersbredd (mm)", "printer.columns": "Tecken per rad (0 = auto)",
+    "printer.codepage": "Teckentabell", "printer.drawer_kick": "Öppna kassalådan", "scanner.backend": "Anslutning",
+    "scanner.serial_port": "Serieport", "scanner.baudrate": "Hastighet (baud)", "scanner.framing": "Avslutning av skanning",
+    "scanner.gap_ms": "Paus som avslutar (ms)", "scanner.evdev_device": "Inmatningsenhet",
+    "scanner.strip_prefix": "Ta bort prefix", "scanner.strip_suffix": "Ta bort suffix",
+    "offline.max_queued_per_till": "Inlösen i kö offline (högst)", "offline.max_offline_hours": "Offline högst (timmar)",
+    "offline.cashier_wait": "Kassörens väntetid (s)", "offline.member_cache_hours": "Sparade medlemmar gäller (timmar)",
+    "api.allowed_origins": "Tillåtna kassaappar, en per rad",
+  },
+  en: {
+    "engage.base_url": "Engage address", "agent.store_id": "Store id", "agent.till_id": "Till id",
+    "agent.language": "Language", "printer.backend": "Connection", "printer.file_path": "File (test printer)",
+    "printer.serial_port": "Serial port", "printer.baudrate": "Speed (baud)", "printer.flow_control": "Flow control",
+    "printer.host": "Network address", "printer.tcp_port": "TCP port", "printer.usb_vendor_id": "USB vendor id",
+    "printer.usb_product_id": "USB product id", "printer.windows_name": "Windows printer name",
+    "printer.profile": "Printer profile", "printer.paper_mm": "Paper width (mm)", "printer.columns": "Characters per line (0 = auto)",
+    "printer.codepage": "Code page", "printer.drawer_kick": "Open the cash drawer", "scanner.backend": "Connection",
+    "scanner.serial_port": "Serial port", "scanner.baudrate": "Speed (baud)", "scanner.framing": "End of a scan",
+    "scanner.gap_ms": "Pause that ends a scan (ms)", "scanner.evdev_device": "Input device",
+    "scanner.strip_prefix": "Remove prefix", "scanner.strip_suffix": "Remove suffix",
+    "offline.max_queued_per_till": "Redemptions queued offline (at most)", "offline.max_offline_hours": "Offline for at most (hours)",
+    "offline.cashier_wait": "Cashier waits (s)", "offline.member_cache_hours": "Saved members valid for (hours)",
+    "api.allowed_origins": "Allowed POS apps, one per line",
+  },
+};
+
 const lang = document.documentElement.lang in TEXT ? document.documentElement.lang : "en";
 const T = TEXT[lang];
 const $ = (id) => document.getElementById(id);
@@ -187,7 +221,8 @@ function buildSections() {
 
 function field(section, key, kind, choices) {
   const id = `${section}-${key}`;
-  const label = el("label", { for: id }, T[key] || key);
+  const label = el("label", { for: id }, FIELD_LABELS[lang][`${section}.${key}`] || key);
+  label.append(" ", el("span", { class: "key" }, key));
   let input;
   if (kind === "select" || kind === "select-int") {
     input = el("select", { id, name: key });
