@@ -8,13 +8,12 @@ the account's recent transactions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ..engage import EngageClient, EngageError, EngageHTTPError, EngageServerError
-from ..engage_status import EngageStatus
+from ..engage import EngageError, EngageHTTPError, EngageServerError
+from .engage_call import EngageCall
 from .model import Attempt, Confirmed, Op, Outcome, Refused, Resend, Unknown
-from .vouchers import transport_outcome
 
 RECENT = 100  # transactions searched when reconciling
 
@@ -23,12 +22,7 @@ def reference(transaction_id: str) -> str:
     return f"ref:{transaction_id[:8]}"
 
 
-class PointAdjustment:
-    def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
-        self.client = client
-        self.status = status
-        self.clock = clock
-
+class PointAdjustment(EngageCall):
     async def _account(self, op: Op) -> str | None:
         definition = int(op.payload.get("definitionId", 1))
         accounts = await self.client.get_point_accounts(op.contact_id)
@@ -36,33 +30,31 @@ class PointAdjustment:
 
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         amount = int(op.payload["amount"])
-        try:
+
+        async def add() -> bool:
             account_id = await self._account(op)
             if account_id is None:
-                self.status.record_success()
-                return Refused("no_point_account")
-            body = {
-                "accountId": account_id,
-                "transactionId": op.target_id,
-                "transactionType": "Addition" if amount > 0 else "Deduction",
-                "amount": amount,
-                "description": f"{op.payload.get('description', '')} ({reference(op.target_id)})",
-                "source": "Adjustment",
-                "transactionDate": datetime.fromtimestamp(op.created_at, UTC).isoformat(),
-                **{k: op.payload[k] for k in ("validFrom", "validTo") if op.payload.get(k)},
-            }
-            await self.client.add_point_transaction(body)
-        except EngageHTTPError as exc:
-            if isinstance(exc, EngageServerError) or exc.status in (401, 403, 429):
-                self.status.record_failure(exc)
-                return transport_outcome(exc)
-            self.status.record_success()
+                return False
+            await self.client.add_point_transaction(
+                {
+                    "accountId": account_id,
+                    "transactionId": op.target_id,
+                    "transactionType": "Addition" if amount > 0 else "Deduction",
+                    "amount": amount,
+                    "description": f"{op.payload.get('description', '')} ({reference(op.target_id)})",
+                    "source": "Adjustment",
+                    "transactionDate": datetime.fromtimestamp(op.created_at, UTC).isoformat(),
+                    **{k: op.payload[k] for k in ("validFrom", "validTo") if op.payload.get(k)},
+                }
+            )
+            return True
+
+        async def refused(exc: EngageHTTPError) -> Outcome:
             return Refused("contact_not_found" if exc.status == 404 else f"engage_{exc.status}", exc.status)
-        except EngageError as exc:
-            self.status.record_failure(exc)
-            return transport_outcome(exc)
-        self.status.record_success()
-        return Confirmed("adjusted")
+
+        return await self._call(
+            add, lambda added: Confirmed("adjusted") if added else Refused("no_point_account"), refused
+        )
 
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         marker = reference(op.target_id)

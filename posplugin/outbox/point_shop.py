@@ -7,12 +7,11 @@ so an unanswered attempt can simply be confirmed from the purchase history or se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from ..engage import EngageClient, EngageError, EngageHTTPError, EngageServerError
-from ..engage_status import EngageStatus
+from ..engage import EngageError, EngageHTTPError, EngageServerError, PostResult
+from .engage_call import EngageCall
 from .model import Attempt, Confirmed, Conflict, Op, Outcome, Refused, Resend, Unknown
-from .vouchers import transport_outcome
 
 REASONS = {
     "InsufficientPoints": "insufficient_points",
@@ -27,33 +26,24 @@ REASONS = {
 RETRYABLE = {"PromotionAssignmentError", "PointShopItemPurchaseProcessingTimedOut"}
 
 
-class PointShopPurchase:
-    def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
-        self.client = client
-        self.status = status
-        self.clock = clock
+class PointShopPurchase(EngageCall):
+    retryable_codes = frozenset(RETRYABLE)
 
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         item_id = str(op.payload.get("itemId", ""))
-        try:
-            result = await self.client.purchase_point_shop_item(op.contact_id, op.target_id, item_id)
-        except EngageHTTPError as exc:
-            if exc.code in RETRYABLE:
-                self.status.record_success()
-                return Unknown(exc.code or "retryable", exc.status)
-            if isinstance(exc, EngageServerError) or exc.status in (401, 403, 429):
-                self.status.record_failure(exc)
-                return transport_outcome(exc)
-            self.status.record_success()
+
+        async def refused(exc: EngageHTTPError) -> Outcome:
             if exc.code == "PointShopItemPurchaseIdConflict":
                 return Conflict("purchase_id_taken")  # cannot happen with ids we make; a person should look
             return Refused(REASONS.get(exc.code or "", "invalid" if exc.status == 400 else f"engage_{exc.status}"))
-        except EngageError as exc:
-            self.status.record_failure(exc)
-            return transport_outcome(exc)
-        self.status.record_success()
-        body = result.body if isinstance(result.body, dict) else {}
-        return Confirmed("purchased", {"status": str(body.get("status") or "")})
+
+        def purchased(result: PostResult) -> Outcome:
+            body = result.body if isinstance(result.body, dict) else {}
+            return Confirmed("purchased", {"status": str(body.get("status") or "")})
+
+        return await self._call(
+            lambda: self.client.purchase_point_shop_item(op.contact_id, op.target_id, item_id), purchased, refused
+        )
 
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         try:

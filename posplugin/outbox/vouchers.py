@@ -7,22 +7,17 @@ is settled by reading the redeemed list, and Engage's "already redeemed" counts 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from ..engage import (
-    EngageAuthError,
-    EngageClient,
     EngageError,
     EngageHTTPError,
-    EngageNoAnswer,
-    EngageRateLimited,
     EngageServerError,
-    EngageUnreachable,
     Voucher,
 )
-from ..engage_status import EngageStatus
-from .model import Attempt, Confirmed, Conflict, NotSent, Op, Outcome, Refused, Resend, Unknown
+from .engage_call import EngageCall
+from .model import Attempt, Confirmed, Conflict, Op, Outcome, Refused, Resend, Unknown
 
 # How far outside our own attempt a redemption may be stamped and still be ours. With Engage's clock measured
 # from its Date header (1 s resolution, truncated), the true offset lies in [measured, measured + 1 s + RTT]:
@@ -46,21 +41,6 @@ def refusal(exc: EngageHTTPError) -> Refused:
     return Refused(by_status.get(exc.status, f"engage_{exc.status}"), exc.status)
 
 
-def transport_outcome(exc: EngageError) -> Outcome:
-    """Failures that say nothing about the voucher: sent-or-not decides between retry and reconcile."""
-    if isinstance(exc, EngageRateLimited):
-        return NotSent("rate_limited", exc.retry_after if exc.retry_after is not None else 1.0, 429)
-    if isinstance(exc, EngageAuthError):
-        return NotSent("engage_auth", None, exc.status)
-    if isinstance(exc, EngageUnreachable):
-        return NotSent("engage_unreachable")
-    if isinstance(exc, EngageServerError):
-        return Unknown(f"http_{exc.status}", exc.status)
-    if isinstance(exc, EngageNoAnswer):
-        return Unknown("no_answer")
-    return Unknown(type(exc).__name__)
-
-
 def in_our_window(redeemed_on: datetime, attempts: Sequence[Attempt], offset: float | None, now: float) -> bool:
     """Did Engage stamp the redemption during one of our attempts that got no clear answer?"""
     stamp = redeemed_on.astimezone(UTC).timestamp()
@@ -81,36 +61,7 @@ def _find(vouchers: Sequence[Voucher], voucher_id: str) -> Voucher | None:
     return next((v for v in vouchers if v.id.lower() == wanted), None)
 
 
-class _VoucherCall:
-    """What redeem and reactivate share: one POST, and how its failures map to outcomes."""
-
-    def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
-        self.client = client
-        self.status = status
-        self.clock = clock
-
-    async def _post(
-        self,
-        call: Callable[[], Awaitable[object]],
-        confirmed: str,
-        on_refusal: Callable[[EngageHTTPError], Awaitable[Outcome]],
-    ) -> Outcome:
-        try:
-            await call()
-        except EngageHTTPError as exc:
-            if isinstance(exc, EngageServerError | EngageRateLimited | EngageAuthError):
-                self.status.record_failure(exc)
-                return transport_outcome(exc)
-            self.status.record_success()
-            return await on_refusal(exc)
-        except EngageError as exc:
-            self.status.record_failure(exc)
-            return transport_outcome(exc)
-        self.status.record_success()
-        return Confirmed(confirmed)
-
-
-class VoucherRedeem(_VoucherCall):
+class VoucherRedeem(EngageCall):
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         async def refused(exc: EngageHTTPError) -> Outcome:
             if exc.code == "RewardVoucherAlreadyRedeemed" and any(
@@ -121,7 +72,9 @@ class VoucherRedeem(_VoucherCall):
                 return await self.reconcile(op, attempts[:-1])
             return refusal(exc)
 
-        return await self._post(lambda: self.client.redeem_voucher(op.target_id), "redeemed", refused)
+        return await self._call(
+            lambda: self.client.redeem_voucher(op.target_id), lambda _: Confirmed("redeemed"), refused
+        )
 
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         try:
@@ -152,7 +105,7 @@ class VoucherRedeem(_VoucherCall):
         return Resend("not_redeemed")
 
 
-class VoucherReactivate(_VoucherCall):
+class VoucherReactivate(EngageCall):
     """Undo of a redemption (a voided sale). "Already active" is the goal reached, so it is success."""
 
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
@@ -161,7 +114,9 @@ class VoucherReactivate(_VoucherCall):
                 return Confirmed("already_active")
             return refusal(exc)
 
-        return await self._post(lambda: self.client.reactivate_voucher(op.target_id), "reactivated", refused)
+        return await self._call(
+            lambda: self.client.reactivate_voucher(op.target_id), lambda _: Confirmed("reactivated"), refused
+        )
 
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         try:
