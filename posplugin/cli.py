@@ -467,14 +467,12 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Nagios-style exit codes for fleet monitoring, from the running agent's health endpoint."""
-    import httpx
+    from .doctor import agent_health
 
     config = _load(args)
-    url = f"http://127.0.0.1:{config.agent.port}/api/v1/health"
-    try:
-        health = httpx.get(url, timeout=5).json()
-    except (httpx.HTTPError, ValueError) as exc:
-        print(f"UNKNOWN: the agent does not answer on {url} ({type(exc).__name__})")
+    health = agent_health(config, timeout=5)
+    if health is None:
+        print(f"UNKNOWN: the agent does not answer on 127.0.0.1:{config.agent.port}")
         return 3
     queue = health.get("queue", {})
     age = float(queue.get("oldestPendingAgeSeconds") or 0)

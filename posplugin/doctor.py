@@ -8,6 +8,7 @@ import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .config import Config
@@ -102,14 +103,21 @@ def _check_queue(paths: AgentPaths) -> Check:
     return Check("queue", stuck == 0, detail, fix)
 
 
-def _check_agent(config: Config) -> Check:
-    """Is the agent itself running? Informational: the doctor also runs before the first start."""
+def agent_health(config: Config, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The running agent's ``/api/v1/health``, or None when it does not answer (or answers nonsense)."""
     import httpx
 
-    url = f"http://127.0.0.1:{config.agent.port}/api/v1/health"
     try:
-        health = httpx.get(url, timeout=2).json()
+        health = httpx.get(f"http://127.0.0.1:{config.agent.port}/api/v1/health", timeout=timeout).json()
     except (httpx.HTTPError, ValueError):
+        return None
+    return health if isinstance(health, dict) else None
+
+
+def _check_agent(config: Config) -> Check:
+    """Is the agent itself running? Informational: the doctor also runs before the first start."""
+    health = agent_health(config)
+    if health is None:
         return Check("agent", True, f"not answering on 127.0.0.1:{config.agent.port} (not started?)")
     return Check(
         "agent", True, f"{health.get('version')} up {health.get('uptimeSeconds')} s, Engage {health.get('engage')}"

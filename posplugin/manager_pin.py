@@ -81,7 +81,10 @@ class PinGuard:
 
     async def locked_for(self) -> float:
         """Seconds until a PIN may be tried again (0 when not locked)."""
-        return max(0.0, (await self.state()).locked_until - self._clock())
+        return self.remaining(await self.state())
+
+    def remaining(self, state: GuardState) -> float:
+        return max(0.0, state.locked_until - self._clock())
 
     async def record_failure(self) -> GuardState:
         now = self._clock()
@@ -138,7 +141,7 @@ class ManagerPin:
             await self.guard.reset()
             return
         state = await self.guard.record_failure()
-        wait = await self.guard.locked_for()
+        wait = self.guard.remaining(state)
         if wait > 0:
             raise self._locked(wait)
         left = MAX_FAILURES - state.failures

@@ -11,6 +11,7 @@ import pytest
 from posplugin.cli import main
 from posplugin.simulator import EngageSimulator, FaultRule, member_id
 from tests.conftest import API_KEY, RunningAgent, wait_for
+from tests.test_cli import write_config
 from tests.test_settings_api import login, post
 
 ASA = member_id("asa")
@@ -104,10 +105,8 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 @pytest.fixture
 def cli_config(tmp_path: Path, sim: EngageSimulator, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A till config for the CLI pointing at the simulator, with the API key in the environment."""
-    config = tmp_path / "config.toml"
-    config.write_text(f'[agent]\ndata_dir = "{tmp_path}/data"\n[engage]\nbase_url = "{sim.url}"\n')
     monkeypatch.setenv("POSPLUGIN_ENGAGE_API_KEY", API_KEY)
-    return config
+    return write_config(tmp_path, sim.url)
 
 
 def test_bulk_import_of_2500_rows_goes_in_3_chunks_and_reports_rejected_rows(
