@@ -27,6 +27,7 @@ from .engage import EngageClient, EngageTimeouts, user_agent
 from .engage_status import EngageStatus
 from .errors import AgentError
 from .events import EventBus
+from .health_levels import LEVELS, assess
 from .log_redaction import RedactingFilter
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
@@ -137,11 +138,11 @@ class Agent:
         self.worker = OutboxWorker(
             self.outbox,
             {
-                VOUCHER_REDEEM: VoucherRedeem(self.client, self.status, clock),
+                VOUCHER_REDEEM: VoucherRedeem(self.client, self.status, clock, self._redeemed_by_another_op),
                 VOUCHER_REACTIVATE: VoucherReactivate(self.client, self.status, clock),
                 POINT_SHOP_PURCHASE: PointShopPurchase(self.client, self.status, clock),
-                SALE_RECEIPT: SaleReceiptDelivery(self.client, self.status, clock),
-                POINT_ADJUSTMENT: PointAdjustment(self.client, self.status, clock),
+                SALE_RECEIPT: SaleReceiptDelivery(self.client, self.status, clock, self.members.lookup_contact_id),
+                POINT_ADJUSTMENT: PointAdjustment(self.client, self.status, clock, offline.point_settle_seconds),
             },
             self.status,
             self.events,
@@ -159,6 +160,7 @@ class Agent:
             OfflineLimits(offline.max_queued_per_till, offline.max_offline_hours * 3600, offline.cashier_wait),
             config.agent.language,
             clock,
+            self.client,
         )
         self.receipts = ReceiptService(
             config,
@@ -185,7 +187,6 @@ class Agent:
             self.members,
             self.events,
             store_id=lambda: self.config.agent.store_id,
-            lookup_key=lambda: self.config.engage.lookup_keys[0],
             language=config.agent.language,
             clock=clock,
         )
@@ -308,6 +309,10 @@ class Agent:
         await self.client.aclose()
         self.db.close()
 
+    async def _redeemed_by_another_op(self, op: Op) -> bool:
+        last = await self.outbox.last_confirmed(op.target_id)
+        return last is not None and last.op_id != op.op_id and last.kind == VOUCHER_REDEEM
+
     def _engage_changed(self, state: str) -> None:
         self.events.publish("status", {"engage": state})
         if state == "online":
@@ -381,7 +386,7 @@ class Agent:
 
     async def health(self) -> dict[str, Any]:
         queue = await self.outbox.counts(self.options.clock())
-        return {
+        health: dict[str, Any] = {
             "status": "ok",
             "version": __version__,
             "uptimeSeconds": round(self.options.clock() - self.started_at, 1),
@@ -392,3 +397,6 @@ class Agent:
             "printer": {"status": await self.receipts.refresh_status(), "backend": self.config.printer.backend},
             "scanner": {"backend": self.config.scanner.backend, "running": bool(self._scanner)},
         }
+        level, reasons = assess(health)
+        health["status"], health["reasons"] = LEVELS[level], reasons
+        return health

@@ -86,10 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     secrets.add_argument("action", choices=("set", "get", "delete", "status", "import"))
     secrets.add_argument("name", nargs="?", choices=SECRET_NAMES)
 
-    queue = sub.add_parser("queue", help="list, retry or park queued operations (works with the agent running)")
+    queue = sub.add_parser(
+        "queue", help="list, retry, park or resolve queued operations (works with the agent running)"
+    )
     queue.add_argument("--config")
-    queue.add_argument("action", choices=("list", "retry", "park"))
+    queue.add_argument("action", choices=("list", "retry", "park", "resolve"))
     queue.add_argument("op_id", nargs="?")
+    queue.add_argument("--note", help="resolve: how it was settled (required)")
     queue.add_argument("--json", action="store_true")
 
     points = sub.add_parser("points", help="bulk point adjustments from a CSV file (chunks of 1000)")
@@ -170,7 +173,9 @@ def prepare_server(config_path: Path | None, save_to: Path) -> Any:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .agent import Agent
+    from .config_file import write_config
     from .log_redaction import configure_logging
+    from .secret_store import ENGAGE_API_KEY
     from .simulator import EngageSimulator, SimState, seed_demo_data
     from .web.serve import build_server
 
@@ -199,11 +204,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = replace_section(config, "engage", base_url=f"http://127.0.0.1:{args.engage_port}")
     paths = resolve_paths(config)
     paths.ensure()
+    if not config_path.exists():
+        # On disk from the start, so `posplugin doctor --config demo-data/config.toml` checks this demo.
+        write_config(config_path, config)
     redactor = configure_logging(paths.log_file)
     simulator = EngageSimulator(
         seed_demo_data(SimState()), api_key=DEMO_API_KEY, port=args.engage_port, control_port=args.engage_port + 1
     ).start()
-    secrets = SecretStore(data_dir, {"POSPLUGIN_ENGAGE_API_KEY": DEMO_API_KEY}, backend=FileBackend(paths.secrets_file))
+    secrets = SecretStore(data_dir, {}, backend=FileBackend(paths.secrets_file))
+    if secrets.get(ENGAGE_API_KEY) != DEMO_API_KEY:
+        secrets.set(ENGAGE_API_KEY, DEMO_API_KEY)  # stored like a real key, so doctor and the CLI find it
     agent = Agent(config, paths, secrets, redactor, config_path=config_path)
     print(
         f"\n  posplugin demo {__version__}\n"
@@ -318,7 +328,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     import asyncio
 
     from .database import Database
-    from .outbox.store import OutboxStore
+    from .outbox.store import OpStateError, OutboxStore
 
     config = _load(args)
     paths = resolve_paths(config)
@@ -327,6 +337,10 @@ def cmd_queue(args: argparse.Namespace) -> int:
         return 1
     if args.action != "list" and not args.op_id:
         print(f"posplugin queue {args.action}: give the opId", file=sys.stderr)
+        return 2
+    note = " ".join((args.note or "").split())
+    if args.action == "resolve" and not note:
+        print('posplugin queue resolve: say how it was settled with --note "…"', file=sys.stderr)
         return 2
     db = Database(paths.database)
     store = OutboxStore(db, config.offline.max_attempts, config.offline.park_after_hours * 3600)
@@ -347,7 +361,16 @@ def cmd_queue(args: argparse.Namespace) -> int:
         if existing is None:
             print(f"posplugin queue: no operation {args.op_id}", file=sys.stderr)
             return 1
-        op = await (store.retry if args.action == "retry" else store.park)(args.op_id, time.time())
+        now = time.time()
+        try:
+            if args.action == "resolve":
+                op = await store.resolve(args.op_id, note, now)
+            else:
+                op = await (store.retry if args.action == "retry" else store.park)(args.op_id, now)
+        except OpStateError as exc:
+            hint = {"retry": "parked or waiting", "park": "waiting", "resolve": "parked or conflict"}[exc.action]
+            print(f"posplugin queue {exc.action}: {args.op_id} is {exc.op.api_state}; only {hint} ops", file=sys.stderr)
+            return 1
         print(f"{op.op_id}: {op.api_state}{' (' + op.reason + ')' if op.reason else ''}")
         return 0
 
@@ -468,6 +491,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     """Nagios-style exit codes for fleet monitoring, from the running agent's health endpoint."""
     from .doctor import agent_health
+    from .health_levels import LEVELS, Thresholds, assess
 
     config = _load(args)
     health = agent_health(config, timeout=5)
@@ -475,27 +499,12 @@ def cmd_health(args: argparse.Namespace) -> int:
         print(f"UNKNOWN: the agent does not answer on 127.0.0.1:{config.agent.port}")
         return 3
     queue = health.get("queue", {})
-    age = float(queue.get("oldestPendingAgeSeconds") or 0)
-    problems: list[tuple[int, str]] = []
-    if queue.get("parked") or queue.get("conflict"):
-        problems.append(
-            (2, f"{queue.get('parked', 0)} parked, {queue.get('conflict', 0)} conflict op(s) need a person")
-        )
-    if age >= args.crit_age:
-        problems.append((2, f"oldest waiting op is {age / 60:.0f} min old"))
-    elif age >= args.warn_age:
-        problems.append((1, f"oldest waiting op is {age / 60:.0f} min old"))
-    if health.get("engage") == "offline":
-        problems.append((1, "Engage is offline"))
-    printer = health.get("printer", {}).get("status")
-    if printer not in ("ready", "unknown", "not_configured", None):
-        problems.append((1, f"printer {printer}"))
-    code = max((level for level, _ in problems), default=0)
+    code, problems = assess(health, Thresholds(args.warn_age, args.crit_age))
     if args.json:
-        print(json.dumps({"exitCode": code, "problems": [text for _, text in problems], "health": health}, indent=2))
+        print(json.dumps({"exitCode": code, "problems": problems, "health": health}, indent=2))
     else:
-        word = ("OK", "WARNING", "CRITICAL")[code]
-        detail = "; ".join(text for _, text in problems) or "all well"
+        word = LEVELS[code].upper()
+        detail = "; ".join(problems) or "all well"
         print(
             f"{word}: posplugin {health.get('version')} up {health.get('uptimeSeconds')} s, engage "
             f"{health.get('engage')}, queue {queue.get('pending', 0)} waiting — {detail}"

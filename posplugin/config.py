@@ -116,6 +116,7 @@ class OfflineConfig:
         default=10.0, metadata=_check(lambda v: 0 < v <= 40, "must be > 0 and <= 40 (vendor limit is 50/s)")
     )
     tills_sharing_key: int = field(default=1, metadata=_check(lambda v: 1 <= v <= 100_000, "must be 1-100000"))
+    point_settle_seconds: float = field(default=600.0, metadata=_check(lambda v: v >= 0, "must be >= 0 seconds"))
 
 
 @dataclass(frozen=True)

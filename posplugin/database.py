@@ -75,6 +75,13 @@ MIGRATIONS: tuple[str, ...] = (
         lockouts     INTEGER NOT NULL
     );
     """,
+    # The request an opId stands for (a digest), so a repeat is recognised however it races the first; and what
+    # a person wrote when settling a conflict or a parked op.
+    """
+    ALTER TABLE ops ADD COLUMN request_digest TEXT NOT NULL DEFAULT '';
+    ALTER TABLE ops ADD COLUMN note TEXT;
+    ALTER TABLE ops ADD COLUMN resolved_at REAL;
+    """,
 )
 
 

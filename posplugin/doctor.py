@@ -31,7 +31,7 @@ class Check:
 
 
 def run_checks(config: Config, paths: AgentPaths, secrets: SecretStore, print_test: bool = False) -> list[Check]:
-    checks = [Check("version", True, __version__), Check("config", True, config.source)]
+    checks = [Check("version", True, __version__), _check_config(config)]
     checks.append(_check_data(paths))
     checks.append(_check_queue(paths))
     checks.append(_check_agent(config))
@@ -72,9 +72,23 @@ def as_json(checks: list[Check]) -> dict[str, object]:
     return {"ok": all(c.ok for c in checks), "version": __version__, "checks": [asdict(c) for c in checks]}
 
 
+def _check_config(config: Config) -> Check:
+    if config.source == "<defaults>":
+        # Checking the built-in defaults says nothing about the till's agent: it reads its own file.
+        return Check(
+            "config",
+            False,
+            "no config file found; only the built-in defaults were checked",
+            "give the agent's file: posplugin doctor --config /etc/posplugin/config.toml (or set POSPLUGIN_CONFIG)",
+        )
+    return Check("config", True, config.source)
+
+
 def _check_data(paths: AgentPaths) -> Check:
+    if not paths.database.exists():
+        # Never create one here: an empty database would hide where the agent really keeps its queue.
+        return Check("database", True, f"{paths.database} not created yet (the agent has not run with this config)")
     try:
-        paths.ensure()
         conn = open_connection(paths.database)
         version = schema_version(conn)
         conn.close()
@@ -99,7 +113,7 @@ def _check_queue(paths: AgentPaths) -> Check:
     stuck = rows.get("PARKED", 0) + rows.get("CONFLICT", 0)
     age = f", oldest {(time.time() - oldest) / 60:.0f} min" if oldest else ""
     detail = f"{waiting} waiting{age}; {rows.get('PARKED', 0)} parked, {rows.get('CONFLICT', 0)} conflict"
-    fix = "a person decides: settings page → Queue (Retry / Park), or posplugin queue list|retry"
+    fix = "a person decides: settings page → Queue (Retry / Park / Resolve), or posplugin queue list|retry|resolve"
     return Check("queue", stuck == 0, detail, fix)
 
 

@@ -150,7 +150,7 @@ class MemberService:
         if self.status.is_offline:
             return await self._from_cache_or_fail(await self.cache.contact_for_code(code.value), EngageError("offline"))
         # The card lookup goes on the wire first; the local lookup of a remembered contactId overlaps it.
-        lookup = asyncio.create_task(self._lookup(code.value))
+        lookup = asyncio.create_task(self.lookup_contact_id(code.value))
         try:
             known_id = await self.cache.contact_for_code(code.value)
         except BaseException:
@@ -207,7 +207,8 @@ class MemberService:
             return await self._fetch_view(contact_id, code=code)
         return await view
 
-    async def _lookup(self, value: str) -> str:
+    async def lookup_contact_id(self, value: str) -> str:
+        """The contactId for a scanned code, trying the configured lookup keys in order."""
         for key in self.settings.lookup_keys:
             try:
                 contact_id = await self.client.find_contact_id(key, value)

@@ -20,10 +20,9 @@ from .engage import EngageClient, EngageError
 from .engage.client import BULK_LIMIT
 from .errors import AgentError
 from .outbox.model import POINT_ADJUSTMENT
-from .outbox.store import OpIdConflict, OutboxStore
+from .outbox.store import OutboxStore
 from .redemptions import RedemptionService, checked_guid, checked_op_id
 from .scan_codes import GUID_RE
-from .texts import message
 
 CSV_COLUMNS = ("contactId", "amount", "definitionId", "description", "source", "validFrom", "validTo", "timeStamp")
 REQUIRED_COLUMNS = ("contactId", "amount")
@@ -54,23 +53,20 @@ class PointAdjustmentService:
         for key, value in (("validFrom", valid_from), ("validTo", valid_to)):
             if value is not None:
                 payload[key] = value.isoformat()
-        existing = await self.store.get(op_id)
-        if existing is not None:
-            if existing.kind != POINT_ADJUSTMENT or existing.payload != payload or existing.contact_id != contact_id:
-                raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language))
-            return await self.ops.answer(existing)
-        try:
+
+        async def create() -> dict[str, Any]:
             op, _ = await self.store.capture(
                 op_id=op_id,
                 kind=POINT_ADJUSTMENT,
                 target_id=str(uuid.uuid4()),  # the transactionId: made once, sent on every retry
                 contact_id=contact_id,
                 now=self.clock(),
+                request=payload,
                 payload=payload,
             )
-        except OpIdConflict:
-            raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language)) from None
-        return await self.ops.answer(op)
+            return await self.ops.answer(op)
+
+        return await self.ops.once(op_id, POINT_ADJUSTMENT, contact_id, payload, "", create)
 
 
 # ---- bulk import from CSV (IT) ---------------------------------------------------------------------------

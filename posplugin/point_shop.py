@@ -14,7 +14,7 @@ from .engage_status import TRANSPORT_FAILURES, EngageStatus
 from .errors import AgentError
 from .members import iso, number
 from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, REJECTED, Op
-from .outbox.store import OpIdConflict, OutboxStore
+from .outbox.store import OutboxStore
 from .outbox.worker import OutboxWorker
 from .receipts import formatting as fmt
 from .receipts.service import ReceiptService
@@ -108,43 +108,35 @@ class PointShopService:
         if not item_id or len(item_id) > 64 or not item_id.isprintable():
             raise AgentError(422, "invalid_request", "itemId is missing or malformed")
         op_id = checked_op_id(op_id)
-        existing = await self.store.get(op_id)
-        if existing is not None:
-            if (
-                existing.kind != POINT_SHOP_PURCHASE
-                or existing.contact_id != contact_id
-                or (existing.payload.get("itemId") != item_id)
-            ):
-                raise self._error(409, "op_id_conflict")
-            return await self.ops.answer(existing)
-        now = self.clock()
-        # The purchase id is made once, here, and is the op's target: every retry sends exactly this value.
-        purchase_id = str(uuid.uuid4())
-        if self.status.is_offline:
-            op, _ = await self._capture(
-                op_id, purchase_id, contact_id, {"itemId": item_id}, now, REJECTED, "offline_not_allowed"
-            )
-            return self.ops.describe(op)
-        try:
-            items, accounts = await self._catalogue(contact_id)
-        except AgentError as exc:
-            if exc.code != "engage_offline":
-                raise
-            op, _ = await self._capture(
-                op_id, purchase_id, contact_id, {"itemId": item_id}, now, REJECTED, "offline_not_allowed"
-            )
-            return self.ops.describe(op)
-        item = next((i for i in items if i.id == item_id), None)
-        balance = next((a.balance for a in accounts if item and a.definition_id == item.point_definition_id), None)
-        payload = {
-            "itemId": item_id,
-            "itemName": item.name if item else "",
-            "cost": item.cost if item else 0,
-            "instructions": item.description if item else "",
-            "balanceBefore": number(balance) if balance is not None else None,
-        }
-        op, _ = await self._capture(op_id, purchase_id, contact_id, payload, now)
-        return await self.ops.answer(op)
+
+        async def create() -> dict[str, Any]:
+            now = self.clock()
+            # The purchase id is made once, here, and is the op's target: every retry sends exactly this value.
+            # A racing repeat of the same opId makes its own, which the capture discards (the first one is kept).
+            purchase_id = str(uuid.uuid4())
+            offline_refusal: dict[str, Any] = {"state": REJECTED, "reason": "offline_not_allowed"}
+            if self.status.is_offline:
+                op = await self._capture(op_id, purchase_id, contact_id, {"itemId": item_id}, now, offline_refusal)
+                return self.ops.describe(op)
+            try:
+                items, accounts = await self._catalogue(contact_id)
+            except AgentError as exc:
+                if exc.code != "engage_offline":
+                    raise
+                op = await self._capture(op_id, purchase_id, contact_id, {"itemId": item_id}, now, offline_refusal)
+                return self.ops.describe(op)
+            item = next((i for i in items if i.id == item_id), None)
+            balance = next((a.balance for a in accounts if item and a.definition_id == item.point_definition_id), None)
+            payload = {
+                "itemId": item_id,
+                "itemName": item.name if item else "",
+                "cost": item.cost if item else 0,
+                "instructions": item.description if item else "",
+                "balanceBefore": number(balance) if balance is not None else None,
+            }
+            return await self.ops.answer(await self._capture(op_id, purchase_id, contact_id, payload, now))
+
+        return await self.ops.once(op_id, POINT_SHOP_PURCHASE, contact_id, {"itemId": item_id}, "", create)
 
     async def _capture(
         self,
@@ -153,22 +145,19 @@ class PointShopService:
         contact_id: str,
         payload: dict[str, Any],
         now: float,
-        state: str | None = None,
-        reason: str | None = None,
-    ) -> tuple[Op, bool]:
-        extra: dict[str, Any] = {"state": state, "reason": reason} if state else {}
-        try:
-            return await self.store.capture(
-                op_id=op_id,
-                kind=POINT_SHOP_PURCHASE,
-                target_id=purchase_id,
-                contact_id=contact_id,
-                now=now,
-                payload=payload,
-                **extra,
-            )
-        except OpIdConflict:
-            raise self._error(409, "op_id_conflict") from None
+        outcome: dict[str, Any] | None = None,
+    ) -> Op:
+        op, _ = await self.store.capture(
+            op_id=op_id,
+            kind=POINT_SHOP_PURCHASE,
+            target_id=purchase_id,
+            contact_id=contact_id,
+            now=now,
+            request={"itemId": payload["itemId"]},
+            payload=payload,
+            **(outcome or {}),
+        )
+        return op
 
     # ---- history and receipt ---------------------------------------------------------------------------
 

@@ -1,5 +1,10 @@
 """Voucher redeem and reactivate as the POS sees them: capture durably, try online for a few seconds, then
-answer honestly — done, rejected, or queued while the outbox carries on.
+answer honestly — done, rejected, or queued while the outbox carries on. Also the op service every kind shares:
+one opId is one op (``once``), and a person's retry, park and resolve.
+
+Engage's redeem and reactivate calls carry no contact, so the agent is the only place that can check that the
+voucher belongs to the member at the till: before capture it must be in that contact's own lists (live; from the
+cached view when Engage cannot be asked).
 
 Offline (Engage known unreachable) a redemption is accepted as ``queued`` only within limits: the voucher was
 seen online in a cached member view that is recent enough and not expired, the till has fewer than N offline
@@ -9,21 +14,28 @@ operations waiting, and Engage has not been away longer than the configured hour
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .engage_status import EngageStatus
+from .engage import EngageClient, EngageError, EngageHTTPError, Voucher
+from .engage_status import TRANSPORT_FAILURES, EngageStatus
 from .errors import AgentError
 from .member_cache import MemberCache
-from .outbox.model import REJECTED, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
-from .outbox.store import OpIdConflict, OutboxStore, TargetBusy
+from .outbox.model import CONFIRMED, REJECTED, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
+from .outbox.store import OpIdConflict, OpStateError, OutboxStore, TargetBusy
 from .outbox.worker import OutboxWorker
 from .scan_codes import GUID_RE
 from .texts import message, reason_text
+
+log = logging.getLogger(__name__)
+NOTE_MAX = 500
+# Which of the contact's voucher lists prove ownership, most likely first: one round trip in the usual case.
+OWNER_LISTS = {VOUCHER_REDEEM: ("available", "all"), VOUCHER_REACTIVATE: ("redeemed", "all")}
 
 OP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
@@ -59,7 +71,9 @@ class RedemptionService:
         limits: OfflineLimits,
         language: str,
         clock: Callable[[], float],
+        client: EngageClient,
     ) -> None:
+        self.client = client
         self.store = store
         self.worker = worker
         self.cache = cache
@@ -87,14 +101,55 @@ class RedemptionService:
         return {**counts, "ops": [self.describe(op) for op in await self.store.listing()]}
 
     async def retry(self, op_id: str) -> dict[str, Any]:
-        await self._existing(op_id)
-        op = await self.store.retry(op_id, self.clock())
+        op = await self._act(op_id, lambda: self.store.retry(op_id, self.clock()))
         self.worker.wake()
-        return self.describe(op)
+        return op
 
     async def park(self, op_id: str) -> dict[str, Any]:
+        return await self._act(op_id, lambda: self.store.park(op_id, self.clock()))
+
+    async def resolve(self, op_id: str, note: str) -> dict[str, Any]:
+        note = " ".join(note.split())
+        if not note or len(note) > NOTE_MAX:
+            raise AgentError(422, "invalid_request", f"note: 1-{NOTE_MAX} characters saying how it was settled")
+        op = await self._act(op_id, lambda: self.store.resolve(op_id, note, self.clock()))
+        log.info("op %s resolved by a person", op_id)
+        return op
+
+    async def _act(self, op_id: str, action: Callable[[], Awaitable[Op]]) -> dict[str, Any]:
         await self._existing(op_id)
-        return self.describe(await self.store.park(op_id, self.clock()))
+        try:
+            return self.describe(await action())
+        except OpStateError as exc:
+            raise AgentError(
+                409, "op_state", f"{message('op_state', self.language)} ({exc.action}: {exc.op.api_state})"
+            ) from None
+
+    async def once(
+        self,
+        op_id: str,
+        kind: str,
+        contact_id: str,
+        request: Mapping[str, Any] | None,
+        target_id: str,
+        create: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """One opId is one op. A repeat of a request already captured is answered from its op, whenever it
+        arrives — even while the first call still waits on Engage, or after the checks ``create`` makes would
+        now fail (a redeemed voucher is no longer available). Only another request under a used opId is 409."""
+        try:
+            existing = await self.store.find(op_id, kind, contact_id, request, target_id)
+            if existing is None:
+                try:
+                    return await create()
+                except AgentError:
+                    # The same request may have been captured while this one was being checked.
+                    existing = await self.store.find(op_id, kind, contact_id, request, target_id)
+                    if existing is None:
+                        raise
+            return await self.answer(existing)
+        except OpIdConflict:
+            raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language)) from None
 
     def describe(self, op: Op) -> dict[str, Any]:
         body = op.to_json()
@@ -115,29 +170,65 @@ class RedemptionService:
 
     async def _submit(self, kind: str, voucher_id: str, contact_id: str, op_id: str | None) -> dict[str, Any]:
         voucher_id, contact_id, op_id = self._validate(voucher_id, contact_id, op_id)
-        existing = await self.store.get(op_id)
-        if existing is not None:
-            if (existing.kind, existing.target_id, existing.contact_id) != (kind, voucher_id, contact_id):
-                raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language))
-            return await self.answer(existing)
-        now = self.clock()
-        offline = self.status.is_offline
-        outcome: dict[str, Any] = {}
-        if offline:
-            refusal = await self._offline_refusal(kind, voucher_id, contact_id, now)
-            # Refused offline: stored all the same, so the same opId keeps getting the same answer.
-            outcome = {"state": REJECTED, "reason": refusal} if refusal else {"reported_queued": True, "offline": True}
+
+        async def create() -> dict[str, Any]:
+            now = self.clock()
+            owned = None if self.status.is_offline else await self._owned(kind, voucher_id, contact_id)
+            offline = owned is None
+            outcome: dict[str, Any] = {}
+            if offline:
+                refusal = await self._offline_refusal(kind, voucher_id, contact_id, now)
+                # Refused offline: stored all the same, so the same opId keeps getting the same answer.
+                outcome = (
+                    {"state": REJECTED, "reason": refusal} if refusal else {"reported_queued": True, "offline": True}
+                )
+            number = owned.voucher_number if owned is not None else await self._cached_number(voucher_id, contact_id)
+            try:
+                op, _ = await self.store.capture(
+                    op_id=op_id,
+                    kind=kind,
+                    target_id=voucher_id,
+                    contact_id=contact_id,
+                    now=now,
+                    payload={"voucherNumber": number} if number else None,
+                    **outcome,
+                )
+            except TargetBusy as busy:
+                raise AgentError(
+                    409, "voucher_busy", f"{message('voucher_busy', self.language)} (opId {busy.live.op_id})"
+                ) from None
+            return self.describe(op) if offline else await self.answer(op)
+
+        return await self.once(op_id, kind, contact_id, None, voucher_id, create)
+
+    async def _cached_number(self, voucher_id: str, contact_id: str) -> str | None:
+        cached = await self.cache.get(contact_id)
+        vouchers = cached.view.get("vouchers", []) if cached is not None else []
+        return next((str(v.get("voucherNumber") or "") for v in vouchers if v.get("id") == voucher_id), None)
+
+    async def _owned(self, kind: str, voucher_id: str, contact_id: str) -> Voucher | None:
+        """The voucher, found in this contact's own lists. ``None`` when Engage cannot be asked in time (the
+        offline rules then decide, from the cached view). Not the contact's: 422 ``voucher_not_owned``."""
         try:
-            op, _ = await self.store.capture(
-                op_id=op_id, kind=kind, target_id=voucher_id, contact_id=contact_id, now=now, **outcome
-            )
-        except OpIdConflict:
-            raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language)) from None
-        except TargetBusy as busy:
-            raise AgentError(
-                409, "voucher_busy", f"{message('voucher_busy', self.language)} (opId {busy.live.op_id})"
-            ) from None
-        return self.describe(op) if offline else await self.answer(op)
+            async with asyncio.timeout(self.limits.cashier_wait):
+                for which in OWNER_LISTS[kind]:
+                    vouchers = await self.client.list_all_vouchers(contact_id, which)
+                    found = next((v for v in vouchers if v.id.lower() == voucher_id), None)
+                    if found is not None:
+                        self.status.record_success()
+                        return found
+        except TimeoutError:
+            return None
+        except EngageError as exc:
+            if isinstance(exc, TRANSPORT_FAILURES):
+                self.status.record_failure(exc)
+                return None
+            self.status.record_success()
+            if isinstance(exc, EngageHTTPError) and exc.status in (400, 404):
+                raise AgentError(404, "member_not_found", message("member_not_found", self.language)) from None
+            raise AgentError(502, "engage_error", message("engage_error", self.language)) from None
+        self.status.record_success()
+        raise AgentError(422, "voucher_not_owned", message("voucher_not_owned", self.language))
 
     async def answer(self, op: Op) -> dict[str, Any]:
         """Wait a few seconds for a live op; past that the POS hears "queued" and the request carries on."""
@@ -154,17 +245,24 @@ class RedemptionService:
             return "offline_not_allowed"
         if await self.store.count_live_offline() >= self.limits.max_queued:
             return "offline_not_allowed"
+        cached = await self.cache.get(contact_id)
+        fresh = cached is not None and now - cached.fetched_at <= self.limits.max_offline_seconds
+        seen = fresh and cached is not None and any(v.get("id") == voucher_id for v in cached.view.get("vouchers", []))
         if kind == VOUCHER_REACTIVATE:
-            return None  # giving value back is safe to queue
+            # Giving value back is safe to queue — for a voucher known to be this member's.
+            ours = any(
+                op.kind == VOUCHER_REDEEM and op.state == CONFIRMED and op.contact_id == contact_id
+                for op in await self.store.ops_for_target(voucher_id)
+            )
+            if not (ours or seen):
+                raise AgentError(422, "voucher_not_owned", message("voucher_not_owned", self.language))
+            return None
         confirmed = await self.store.last_confirmed(voucher_id)
         if confirmed is not None and confirmed.kind == VOUCHER_REDEEM:
             return "already_redeemed"
-        cached = await self.cache.get(contact_id)
-        if cached is None or now - cached.fetched_at > self.limits.max_offline_seconds:
+        if not seen or cached is None:
             return "offline_not_allowed"
-        voucher = next((v for v in cached.view.get("vouchers", []) if v.get("id") == voucher_id), None)
-        if voucher is None:
-            return "offline_not_allowed"
+        voucher = next(v for v in cached.view.get("vouchers", []) if v.get("id") == voucher_id)
         expires = voucher.get("expiresOn")
         if expires and datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp() <= now:
             return "expired"

@@ -12,6 +12,8 @@ currency for rounding. The rules:
 - ``line_net``: per line, net = gross − tax − discount                (rule 2 for one line)
 - ``discount_sum``, ``tax_sum``: the lines' discounts and taxes add up to the totals
 - ``payments``: the payments add up to the amount paid
+- ``voucher_as_tender``: a loyalty reward voucher is a discount, never a payment (Voyado's certified POS
+  integrations do the same: no change is given on it and no points are earned on its amount)
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from decimal import Decimal
 
 PURCHASE, RETURN = "purchase", "return"
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "ISK", "KRW", "CLP", "VND", "HUF"})
+# Payment methods that name a loyalty reward voucher (Engage "bonus check"), compared without case, spaces,
+# dashes or underscores. A gift card is tender and is not among them.
+REWARD_VOUCHER_TENDERS = frozenset({"rewardvoucher", "bonuscheck", "bonuscheque", "loyaltyvoucher", "bonusvoucher"})
 # 13-19 digits, optionally grouped by spaces or dashes, not part of a longer digit run.
 CARD_CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
 
@@ -109,6 +114,18 @@ def violations(sale: Sale) -> list[RuleViolation]:
     check("discount_sum", None, _signed(sale.lines, "discount"), t.discount, "the lines' discounts vs total discount")
     check("tax_sum", None, _signed(sale.lines, "tax"), t.tax, "the lines' taxes vs total tax")
     check("payments", None, sum((p.amount for p in sale.payments), Decimal(0)), t.paid, "payments vs amount paid")
+    for n, payment in enumerate(sale.payments, start=1):
+        if re.sub(r"[\s_-]", "", payment.method.lower()) in REWARD_VOUCHER_TENDERS:
+            found.append(
+                RuleViolation(
+                    "voucher_as_tender",
+                    None,
+                    Decimal(0),
+                    payment.amount,
+                    f"payment {n} ({payment.method}): a reward voucher is a discount on the lines (listed in"
+                    " usedVouchers), not a payment",
+                )
+            )
     return found
 
 

@@ -5,12 +5,15 @@ POS is answered at once (202, ``queued``). The worker posts it as an Engage rece
 POS receipt id, which Engage treats as a duplicate when it comes again — so an unanswered attempt is simply sent
 again. A repeated POST of the same receipt id returns the same op; a *different* sale under a used receipt id is
 refused, because Engage would silently drop it.
+
+The receipt follows the vendor's field definitions (engage-api.md, "Receipts"): the member is matched by the
+contactId the agent resolved (a scanned code is resolved from the till's cache, or by the outbox just before
+sending), ``totalGrossPrice`` is what the customer paid including VAT, reward vouchers are a discount and go in
+``usedBonusChecks`` — never a payment.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -32,15 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SALE_NAMESPACE = uuid.UUID("5a1e5a1e-0b7e-4c3a-9d2e-7f0c1e2d3b4a")
-# What a scanned (non-GUID) member code is matched as in the receipt; Engage's name for each lookup key.
-MATCH_KEY_TYPES = {
-    "customKey": "customKey",
-    "memberNumber": "memberNumber",
-    "externalId": "externalId",
-    "email": "email",
-    "mobilePhone": "mobilePhone",
-    "socialSecurityNumber": "socialSecurityNumber",
-}
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,6 @@ class SalesService:
         members: MemberService,
         events: EventBus,
         store_id: Callable[[], str],
-        lookup_key: Callable[[], str],
         language: str,
         clock: Callable[[], float],
     ) -> None:
@@ -70,7 +63,6 @@ class SalesService:
         self.members = members
         self.events = events
         self.store_id = store_id
-        self.lookup_key = lookup_key
         self.language = language
         self.clock = clock
 
@@ -97,9 +89,17 @@ class SalesService:
             raise AgentError(
                 422, "invalid_request", f"{message('invalid_request', self.language)} (storeId: none given or set)"
             )
-        contact_id, match = self._member(request)
-        receipt = engage_receipt(request, store, match)
-        digest = hashlib.sha256(json.dumps(receipt, sort_keys=True).encode()).hexdigest()
+        contact_id, member_code = await self._member(request)
+        used = [await self._check_number(voucher, n) for n, voucher in enumerate(request.used_vouchers, start=1)]
+        receipt = engage_receipt(request, store, used)
+        # What the opId stands for: the sale as the POS posted it (not the contactId found for its code, which
+        # can differ between a first call and its repeat).
+        identity = {"receipt": receipt, "member": request.contact_id or request.member_code or ""}
+        if contact_id:
+            receipt["contact"] = {"matchKey": contact_id, "matchKeyType": "contactId"}
+        payload: dict[str, Any] = {"receipt": receipt}
+        if member_code:
+            payload["memberCode"] = member_code  # resolved to a contactId by the outbox before sending
         op_id = str(uuid.uuid5(SALE_NAMESPACE, f"{store}\x1f{sale.receipt_id}"))
         try:
             op, created = await self.store.capture(
@@ -108,33 +108,48 @@ class SalesService:
                 target_id=sale.receipt_id,
                 contact_id=contact_id or "",
                 now=self.clock(),
-                payload={"receipt": receipt, "digest": digest},
+                request=identity,
+                payload=payload,
                 reported_queued=True,
             )
         except (OpIdConflict, TargetBusy):
             raise self._conflict() from None
-        if not created and op.payload.get("digest") != digest:
-            raise self._conflict()
         if created:
             log.info("sale %s captured (%d lines) for delivery to Engage", op.op_id, len(sale.lines))
             self.worker.wake()
             self.events.publish("sale", {"contactId": contact_id, "opId": op.op_id, "state": op.api_state})
         return describe_sale(op)
 
-    def _member(self, request: SaleRequest) -> tuple[str | None, dict[str, str] | None]:
+    async def _member(self, request: SaleRequest) -> tuple[str | None, str | None]:
+        """(contactId, code left for the outbox to resolve)."""
         if request.contact_id:
             code = self.members.parse(request.contact_id)
             if not code.is_contact_id:
                 raise AgentError(
                     422, "invalid_request", f"{message('invalid_request', self.language)} (contactId is not a GUID)"
                 )
-            return code.value, {"matchKey": code.value, "matchKeyType": "contactId"}
+            return code.value, None
         if request.member_code:
             code = self.members.parse(request.member_code)
             if code.is_contact_id:
-                return code.value, {"matchKey": code.value, "matchKeyType": "contactId"}
-            return None, {"matchKey": code.value, "matchKeyType": MATCH_KEY_TYPES[self.lookup_key()]}
+                return code.value, None
+            known = await self.members.cache.contact_for_code(code.value)
+            return (known, None) if known else (None, code.value)
         return None, None
+
+    async def _check_number(self, voucher: dict[str, str], n: int) -> dict[str, str]:
+        """``usedBonusChecks`` entry: the voucher's number, given or known from this till's redemption of it."""
+        number = voucher.get("voucherNumber")
+        if not number and voucher.get("voucherId"):
+            for op in await self.store.ops_for_target(voucher["voucherId"].lower()):
+                number = number or op.payload.get("voucherNumber")
+        if not number:
+            raise AgentError(
+                422,
+                "invalid_request",
+                f"{message('invalid_request', self.language)} (usedVouchers[{n}]: give the voucherNumber)",
+            )
+        return {"checkNumber": str(number)}
 
     def _conflict(self) -> AgentError:
         return AgentError(409, "sale_conflict", message("sale_conflict", self.language))
@@ -146,9 +161,9 @@ def describe_sale(op: Op) -> dict[str, Any]:
     return body
 
 
-def engage_receipt(request: SaleRequest, store: str, match: dict[str, str] | None) -> dict[str, Any]:
-    """The Engage v3 receipt for a sale. Top-level field names follow the vendor docs; the item and payment
-    field names are [assumed] (see engage-api.md). RETURN lines go with negative quantities and amounts."""
+def engage_receipt(request: SaleRequest, store: str, used_bonus_checks: list[dict[str, str]]) -> dict[str, Any]:
+    """The Engage v3 receipt for a sale, in the vendor's documented field names (engage-api.md, "Receipts").
+    RETURN lines go with negative quantities and amounts; ``totalGrossPrice`` is what was paid incl. VAT."""
     sale = request.sale
     items = []
     for line in sale.lines:
@@ -157,36 +172,30 @@ def engage_receipt(request: SaleRequest, store: str, match: dict[str, str] | Non
             "type": "RETURN" if line.type == RETURN else "PURCHASE",
             "sku": line.sku,
             "articleNumber": line.sku,
-            "description": line.name,
+            "articleName": line.name or line.sku,
             "quantity": _num(sign * line.quantity),
             "grossPaidPrice": _num(sign * (line.gross - line.discount)),
-            "originalPrice": _num(sign * line.gross),
             "taxAmount": _num(sign * line.tax),
             "taxPercent": _num(line.tax_percent),
         }
         if line.discount:
             item["discounts"] = [{"value": _num(sign * line.discount), "type": "Discount"}]
         items.append(item)
-    t = sale.totals
     receipt: dict[str, Any] = {
         "uniqueReceiptId": sale.receipt_id,
         "receiptNumber": sale.receipt_id,
         "createdDate": request.created_date.isoformat(),
         "storeExternalId": store,
         "currency": sale.currency,
-        "totalGrossPrice": _num(t.gross),
-        "totalDiscount": _num(t.discount),
-        "totalTax": _num(t.tax),
+        "totalGrossPrice": _num(sale.totals.paid),
         "paymentMethods": [
-            {"type": p.method, "value": _num(p.amount), **({"reference": p.reference} if p.reference else {})}
+            {"type": p.method, "value": _num(p.amount), **({"description": p.reference} if p.reference else {})}
             for p in sale.payments
         ],
         "items": items,
     }
-    if match is not None:
-        receipt["contact"] = match
-    if request.used_vouchers:
-        receipt["usedBonusChecks"] = request.used_vouchers
+    if used_bonus_checks:
+        receipt["usedBonusChecks"] = used_bonus_checks
     return receipt
 
 

@@ -183,9 +183,12 @@ def _choose_backend(data_dir: Path, environ: Mapping[str, str]) -> SecretBackend
     wanted = environ.get(BACKEND_ENV, "auto")
     if wanted not in ("auto", "file", "keyring"):
         raise SecretStoreError(f"{BACKEND_ENV}={wanted!r}: use auto, file or keyring")
-    if wanted == "keyring" or (wanted == "auto" and real_keyring_available()):
+    secrets_file = data_dir / "secrets.json"
+    # A secrets file already in the data folder is where this agent keeps its secrets (a service install, the
+    # demo): every reader of that folder — agent, doctor, CLI — must find them there, keyring or not.
+    if wanted == "keyring" or (wanted == "auto" and not secrets_file.exists() and real_keyring_available()):
         return KeyringBackend()
-    return FileBackend(data_dir / "secrets.json")
+    return FileBackend(secrets_file)
 
 
 def mask_secret(value: str | None) -> str:

@@ -53,6 +53,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This voucher is already being redeemed or reactivated. Wait for that to finish.",
         "sv": "Bonuschecken håller redan på att lösas in eller återaktiveras. Vänta tills det är klart.",
     },
+    "voucher_not_owned": {
+        "en": "This voucher does not belong to the member on screen.",
+        "sv": "Bonuschecken tillhör inte medlemmen som visas.",
+    },
+    "op_state": {
+        "en": "That cannot be done with the operation as it is now.",
+        "sv": "Det går inte att göra med åtgärden som den är nu.",
+    },
     "op_id_conflict": {
         "en": "This opId was already used for another operation.",
         "sv": "Detta opId har redan använts för en annan åtgärd.",
@@ -149,6 +157,10 @@ REASONS: dict[str, dict[str, str]] = {
     "too_old": {"en": "not confirmed in time", "sv": "inte bekräftad i tid"},
     "too_many_attempts": {"en": "too many failed attempts", "sv": "för många misslyckade försök"},
     "parked_by_user": {"en": "stopped by the store manager", "sv": "stoppad av butikschefen"},
+    "not_in_owner_lists": {
+        "en": "not yet seen in the member's vouchers; checked again later",
+        "sv": "syns inte ännu bland medlemmens bonuscheckar; kontrolleras igen",
+    },
 }
 
 

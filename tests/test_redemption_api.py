@@ -14,6 +14,7 @@ from tests.conftest import RunningAgent, wait_for
 
 ASA, MARTA = member_id("asa"), member_id("marta")
 FAST = {"retry_min_seconds": 0.2, "retry_max_seconds": 0.6, "cashier_wait": 2.0}
+RECONCILE_LISTS = r"/reward-vouchers(/redeemed)?$"
 
 
 @pytest.fixture
@@ -56,9 +57,14 @@ def test_already_redeemed_on_first_attempt_is_rejected(agent: RunningAgent, sim:
     assert op["reasonText"] == "already redeemed"
 
 
-def test_expired_and_not_found_are_rejected(agent: RunningAgent) -> None:
+def test_expired_is_rejected_and_a_voucher_in_no_list_of_the_member_is_refused(agent: RunningAgent) -> None:
     assert redeem(agent, voucher_id("asa", 3), ASA)["reason"] == "expired"
-    assert redeem(agent, "00000000-0000-4000-8000-000000000000", ASA)["reason"] == "not_found"
+    with agent.client() as http:
+        unknown = http.post(
+            "/api/v1/vouchers/00000000-0000-4000-8000-000000000000/redeem", json={"contactId": ASA, "opId": "op-x"}
+        )
+        assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "voucher_not_owned"
+        assert http.get("/api/v1/ops/op-x").status_code == 404  # nothing captured
 
 
 def test_bad_ids_are_422_before_anything_is_captured(agent: RunningAgent) -> None:
@@ -94,6 +100,7 @@ def test_one_live_op_per_voucher(agent: RunningAgent, sim: EngageSimulator) -> N
 
 
 def test_connect_error_is_retried_later(agent: RunningAgent, sim: EngageSimulator) -> None:
+    identify(agent, "2400000010014")  # the cashier saw the voucher: the offline rules can accept it
     sim.set_offline(True)
     op = redeem(agent, voucher_id("asa", 1), ASA, "op-later")
     assert op["state"] == "queued"
@@ -137,7 +144,8 @@ def test_thirty_second_commit_ends_redeemed_not_conflict(agent_factory: Any, sim
 def test_redeemed_elsewhere_while_ours_was_unknown_is_conflict(agent: RunningAgent, sim: EngageSimulator) -> None:
     voucher = voucher_id("asa", 1)
     sim.faults.add(FaultRule("reset_before", method="POST", path="/redeem$"))
-    sim.faults.add(FaultRule("error", method="GET", path="/reward-vouchers", times=1000))
+    # The owner's available list answers (the check before capture); the lists reconciliation reads do not.
+    sim.faults.add(FaultRule("error", method="GET", path=RECONCILE_LISTS, times=1000))
     op = redeem(agent, voucher, ASA, "op-elsewhere")
     assert op["state"] == "queued"  # unanswered and not reconcilable yet
     sim.state.redeem_elsewhere(voucher, at=sim.state.now() + timedelta(minutes=2))
@@ -149,7 +157,7 @@ def test_redeemed_elsewhere_while_ours_was_unknown_is_conflict(agent: RunningAge
 
 def test_unknown_attempt_that_did_commit_is_ours(agent: RunningAgent, sim: EngageSimulator) -> None:
     sim.faults.add(FaultRule("reset_after_commit", method="POST", path="/redeem$"))
-    sim.faults.add(FaultRule("error", method="GET", path="/reward-vouchers", times=2))
+    sim.faults.add(FaultRule("error", method="GET", path=RECONCILE_LISTS, times=2))
     op = redeem(agent, voucher_id("asa", 1), ASA, "op-ours")
     final = settles(agent, "op-ours") if op["state"] == "queued" else op
     assert final["state"] == "redeemed"
@@ -248,6 +256,7 @@ def test_parking_after_too_many_attempts_then_retry(agent_factory: Any, sim: Eng
 
 
 def test_park_by_hand(agent: RunningAgent, sim: EngageSimulator) -> None:
+    identify(agent, "2400000010014")
     sim.set_offline(True)
     redeem(agent, voucher_id("asa", 1), ASA, "op-hand")
     with agent.client() as http:
@@ -258,6 +267,7 @@ def test_park_by_hand(agent: RunningAgent, sim: EngageSimulator) -> None:
 
 def test_queue_survives_a_restart(agent_factory: Any, sim: EngageSimulator) -> None:
     first = agent_factory(offline=FAST)
+    identify(first, "2400000010014")
     sim.set_offline(True)
     assert redeem(first, voucher_id("asa", 1), ASA, "op-restart")["state"] == "queued"
     first.stop()

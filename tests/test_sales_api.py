@@ -59,15 +59,35 @@ def test_a_sale_is_answered_at_once_and_delivered_as_an_engage_receipt(
     receipt = sim.state.receipts["S1-T1-0001"]
     assert receipt["contact"] == {"matchKey": ASA, "matchKeyType": "contactId"}
     assert receipt["storeExternalId"] == "s1" and receipt["createdDate"] == "2026-11-22T10:15:00+01:00"
-    assert receipt["totalGrossPrice"] == 244 and [i["type"] for i in receipt["items"]] == ["PURCHASE", "PURCHASE"]
+    # What the customer paid incl. VAT (= Σ payments = Σ grossPaidPrice), not the gross before discounts (244).
+    assert receipt["totalGrossPrice"] == 224 and [i["type"] for i in receipt["items"]] == ["PURCHASE", "PURCHASE"]
     assert receipt["items"][0]["grossPaidPrice"] == 75 and receipt["items"][0]["discounts"][0]["value"] == 20
+    assert receipt["items"][0]["articleName"] and "description" not in receipt["items"][0]
     assert [p["value"] for p in receipt["paymentMethods"]] == [112, 112]
+    assert all("reference" not in p for p in receipt["paymentMethods"])
 
 
-def test_a_scanned_card_is_matched_by_the_configured_key(agent: RunningAgent, sim: EngageSimulator) -> None:
+def test_a_scanned_card_is_matched_by_the_contact_id_it_resolves_to(agent: RunningAgent, sim: EngageSimulator) -> None:
+    # Never seen on this till: the outbox resolves the card just before sending ("customKey" is a lookup key,
+    # not a receipt matchKeyType: Engage refuses it).
     op = post_sale(agent, with_member(example_sale("S1-T1-0002"), code="2400000010014")).json()
     assert settled(agent, op["opId"])["state"] == "delivered"
-    assert sim.state.receipts["S1-T1-0002"]["contact"] == {"matchKey": "2400000010014", "matchKeyType": "customKey"}
+    assert sim.state.receipts["S1-T1-0002"]["contact"] == {"matchKey": ASA, "matchKeyType": "contactId"}
+    # Seen before (identified at the till): resolved from the cache at once, and the op names the member.
+    with agent.client() as http:
+        assert http.post("/api/v1/identify", json={"code": "2400000010014"}).status_code == 200
+    wait_for(lambda: agent.agent.db.run_sync(lambda c: c.execute("SELECT count(*) FROM scan_keys").fetchone()[0]) > 0)
+    seen = post_sale(agent, with_member(example_sale("S1-T1-0022"), code="2400000010014")).json()
+    assert seen["contactId"] == ASA
+    assert settled(agent, seen["opId"])["state"] == "delivered"
+    assert sim.state.receipts["S1-T1-0022"]["contact"] == {"matchKey": ASA, "matchKeyType": "contactId"}
+
+
+def test_an_unknown_card_on_a_queued_sale_becomes_a_conflict(agent: RunningAgent, sim: EngageSimulator) -> None:
+    op = post_sale(agent, with_member(example_sale("S1-T1-0023"), code="9999999999")).json()
+    final = settled(agent, op["opId"])
+    assert (final["state"], final["reason"]) == ("conflict", "receipt_member_not_found")
+    assert "S1-T1-0023" not in sim.state.receipts
 
 
 def test_points_from_a_receipt_appear_after_engage_processed_it(agent: RunningAgent, sim: EngageSimulator) -> None:
@@ -78,7 +98,7 @@ def test_points_from_a_receipt_appear_after_engage_processed_it(agent: RunningAg
     assert settled(agent, op["opId"])["state"] == "delivered"
     with agent.client() as http:
         assert http.get(f"/api/v1/members/{ASA}").json()["points"]["balance"] == before  # not processed yet
-        wait_for(lambda: http.get(f"/api/v1/members/{ASA}").json()["points"]["balance"] == before + 244, 10)
+        wait_for(lambda: http.get(f"/api/v1/members/{ASA}").json()["points"]["balance"] == before + 224, 10)
 
 
 def test_a_return_is_a_receipt_with_return_lines(agent: RunningAgent, sim: EngageSimulator) -> None:
@@ -209,7 +229,7 @@ def test_a_reset_after_engage_stored_it_is_absorbed_by_the_receipt_id(
     assert final["state"] == "delivered" and final["attempts"] == 2
     assert sim.state.duplicate_receipts == 1
     with agent.client() as http:
-        assert http.get(f"/api/v1/members/{ASA}").json()["points"]["balance"] == before + 244  # credited once
+        assert http.get(f"/api/v1/members/{ASA}").json()["points"]["balance"] == before + 224  # credited once
 
 
 def test_a_refused_receipt_becomes_a_conflict_for_a_person(agent: RunningAgent, sim: EngageSimulator) -> None:
@@ -250,5 +270,5 @@ def test_queued_sale_survives_sigkill_and_is_delivered_exactly_once(tmp_path: Pa
         process.stop()
     assert list(sim.state.receipts) == ["S1-T1-KILL"] and sim.state.duplicate_receipts == 0
     account = sim.state.account_for(ASA, 1)
-    credited = [tx for tx in sim.state.transactions if tx.account_id == account.id and tx.amount == 244]
+    credited = [tx for tx in sim.state.transactions if tx.account_id == account.id and tx.amount == 224]
     assert len(credited) == 1

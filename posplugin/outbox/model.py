@@ -14,8 +14,10 @@ from typing import Any
 
 CAPTURED, SENDING, UNKNOWN = "CAPTURED", "SENDING", "UNKNOWN"
 CONFIRMED, REJECTED, CONFLICT, PARKED = "CONFIRMED", "REJECTED", "CONFLICT", "PARKED"
+RESOLVED = "RESOLVED"  # a person settled a conflict or a parked op, with a note; the op keeps its history
 LIVE_STATES = (CAPTURED, SENDING, UNKNOWN)
-FINAL_STATES = (CONFIRMED, REJECTED, CONFLICT)
+FINAL_STATES = (CONFIRMED, REJECTED, CONFLICT, RESOLVED)
+NEEDS_A_PERSON = (PARKED, CONFLICT)
 
 VOUCHER_REDEEM = "voucher_redeem"
 VOUCHER_REACTIVATE = "voucher_reactivate"
@@ -54,6 +56,9 @@ class Op:
     park_deadline: float
     created_at: float
     updated_at: float
+    request_digest: str = ""
+    note: str | None = None
+    resolved_at: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Op:
@@ -74,6 +79,9 @@ class Op:
             park_deadline=float(row["park_deadline"]),
             created_at=float(row["created_at"]),
             updated_at=float(row["updated_at"]),
+            request_digest=row["request_digest"],
+            note=row["note"],
+            resolved_at=float(row["resolved_at"]) if row["resolved_at"] is not None else None,
         )
 
     @property
@@ -112,6 +120,10 @@ class Op:
             body["reason"] = self.reason
         if self.is_live:
             body["nextAttemptAt"] = iso(self.next_attempt_at)
+        if self.state == RESOLVED:
+            body["note"] = self.note or ""
+            if self.resolved_at is not None:
+                body["resolvedAt"] = iso(self.resolved_at)
         return body
 
 

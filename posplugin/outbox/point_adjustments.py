@@ -1,17 +1,20 @@
 """Manual point adjustments (goodwill, corrections) through the outbox.
 
 The ``transactionId`` is made once at capture (the op's target) and sent on every retry. Whether Engage treats a
-repeated ``transactionId`` as the same transaction is not documented, so an unanswered attempt is reconciled
-before any re-send: the description carries a short reference (``ref:<first 8 of the id>``) that is looked for in
-the account's recent transactions.
+repeated ``transactionId`` as the same transaction is not documented, and a single transaction has been seen
+answered 202 and applied later. So an unanswered attempt is reconciled before any re-send — by the
+``transactionId`` (``GET /point-transactions/{id}``, [assumed] to accept the client-made id), then by the short
+reference (``ref:<first 8 of the id>``) in the account's recent transactions — and "no trace yet" means
+"check again later" until ``point_settle_seconds`` have passed since the last attempt: only then is it re-sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from ..engage import EngageError, EngageHTTPError, EngageServerError
+from ..engage import EngageClient, EngageError, EngageHTTPError, EngageServerError
+from ..engage_status import EngageStatus
 from .engage_call import EngageCall
 from .model import Attempt, Confirmed, Op, Outcome, Refused, Resend, Unknown
 
@@ -23,6 +26,12 @@ def reference(transaction_id: str) -> str:
 
 
 class PointAdjustment(EngageCall):
+    def __init__(
+        self, client: EngageClient, status: EngageStatus, clock: Callable[[], float], settle_seconds: float
+    ) -> None:
+        super().__init__(client, status, clock)
+        self.settle_seconds = settle_seconds
+
     async def _account(self, op: Op) -> str | None:
         definition = int(op.payload.get("definitionId", 1))
         accounts = await self.client.get_point_accounts(op.contact_id)
@@ -57,17 +66,29 @@ class PointAdjustment(EngageCall):
         )
 
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
-        marker = reference(op.target_id)
         try:
-            account_id = await self._account(op)
-            if account_id is None:
-                return Resend("no_account_yet")
-            page = await self.client.get_point_transactions(account_id, count=RECENT)
+            if await self._applied(op):
+                self.status.record_success()
+                return Confirmed("reconciled")
         except EngageError as exc:
             if not isinstance(exc, EngageHTTPError) or isinstance(exc, EngageServerError):
                 self.status.record_failure(exc)
             return Unknown("reconcile_failed")
         self.status.record_success()
-        if any(marker in tx.description for tx in page.items):
-            return Confirmed("reconciled")
+        last_sent = max((a.started_at for a in attempts), default=op.created_at)
+        if self.clock() - last_sent < self.settle_seconds:
+            return Unknown("settling")  # Engage may have accepted it and not applied it yet: look again later
         return Resend("not_applied")
+
+    async def _applied(self, op: Op) -> bool:
+        try:
+            await self.client.get_point_transaction(op.target_id)
+            return True
+        except EngageHTTPError as exc:
+            if exc.status != 404 or isinstance(exc, EngageServerError):
+                raise
+        account_id = await self._account(op)
+        if account_id is None:
+            return False
+        page = await self.client.get_point_transactions(account_id, count=RECENT)
+        return any(reference(op.target_id) in tx.description for tx in page.items)

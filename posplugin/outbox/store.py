@@ -5,10 +5,12 @@ and an attempt row is on disk before its request goes on the wire.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +20,10 @@ from .model import (
     CONFIRMED,
     CONFLICT,
     LIVE_STATES,
+    NEEDS_A_PERSON,
     PARKED,
     REJECTED,
+    RESOLVED,
     SENDING,
     UNKNOWN,
     Attempt,
@@ -51,6 +55,20 @@ class TargetBusy(Exception):
     def __init__(self, live: Op) -> None:
         super().__init__(live.op_id)
         self.live = live
+
+
+class OpStateError(Exception):
+    """A person's action (retry, park, resolve) that does not apply to the op's current state."""
+
+    def __init__(self, op: Op, action: str) -> None:
+        super().__init__(f"{action} does not apply to an op in state {op.api_state}")
+        self.op = op
+        self.action = action
+
+
+def request_digest(request: Mapping[str, Any]) -> str:
+    """What an opId stands for: the identifying part of the POS's request, canonically hashed."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -122,19 +140,24 @@ class OutboxStore:
         target_id: str,
         contact_id: str,
         now: float,
+        request: Mapping[str, Any] | None = None,
         payload: dict[str, Any] | None = None,
         state: str = CAPTURED,
         reason: str | None = None,
         reported_queued: bool = False,
         offline: bool = False,
     ) -> tuple[Op, bool]:
-        """Insert the op durably; returns (op, created). An existing opId for the same operation returns that
-        op unchanged (idempotent POS retries)."""
+        """Insert the op durably; returns (op, created). An opId already captured for the same ``request``
+        returns that op unchanged, however the two calls raced (a POS retry, a double tap); the same opId for
+        another request is ``OpIdConflict``. Values made per call (a purchase id, a transactionId) are not part
+        of the request, so the first capture's values are the ones kept. Without ``request`` the op stands for
+        its target and contact (a voucher redeem)."""
+        digest = request_digest(_request(kind, target_id, contact_id, request))
 
         def body(conn: sqlite3.Connection) -> tuple[Op, bool]:
             existing = _row(conn, op_id)
             if existing is not None:
-                if (existing.kind, existing.target_id, existing.contact_id) != (kind, target_id, contact_id):
+                if not same_request(existing, kind, contact_id, digest):
                     raise OpIdConflict(existing)
                 return existing, False
             if state in LIVE_STATES:
@@ -145,7 +168,8 @@ class OutboxStore:
                     raise TargetBusy(Op.from_row(live))
             conn.execute(
                 "INSERT INTO ops(op_id, kind, target_id, contact_id, payload, state, reason, reported_queued, offline,"
-                " next_attempt_at, park_deadline, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " next_attempt_at, park_deadline, created_at, updated_at, request_digest)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     op_id,
                     kind,
@@ -160,6 +184,7 @@ class OutboxStore:
                     now + self.park_after,
                     now,
                     now,
+                    digest,
                 ),
             )
             return _require(conn, op_id), True
@@ -273,12 +298,21 @@ class OutboxStore:
 
         return await self.db.run(read)
 
-    async def live_for_target(self, target_id: str) -> Op | None:
-        def read(conn: sqlite3.Connection) -> Op | None:
-            row = conn.execute(
-                "SELECT * FROM ops WHERE target_id = ? AND state IN (?, ?, ?)", (target_id, *LIVE_STATES)
-            ).fetchone()
-            return Op.from_row(row) if row else None
+    async def find(
+        self, op_id: str, kind: str, contact_id: str, request: Mapping[str, Any] | None = None, target_id: str = ""
+    ) -> Op | None:
+        """The op already captured under ``op_id`` for this request, None when there is none; ``OpIdConflict``
+        when the opId was used for another request."""
+        digest = request_digest(_request(kind, target_id, contact_id, request))
+        existing = await self.get(op_id)
+        if existing is not None and not same_request(existing, kind, contact_id, digest):
+            raise OpIdConflict(existing)
+        return existing
+
+    async def ops_for_target(self, target_id: str) -> list[Op]:
+        def read(conn: sqlite3.Connection) -> list[Op]:
+            rows = conn.execute("SELECT * FROM ops WHERE target_id = ? ORDER BY created_at", (target_id,)).fetchall()
+            return [Op.from_row(r) for r in rows]
 
         return await self.db.run(read)
 
@@ -352,7 +386,8 @@ class OutboxStore:
         return await self.db.run(lambda conn: transaction(conn, body))
 
     async def retry(self, op_id: str, now: float) -> Op:
-        """A person asks to try again: a parked op resumes where it was parked (UNKNOWN still reconciles first)."""
+        """A person asks to try again: a parked op resumes where it was parked (UNKNOWN still reconciles first);
+        a waiting one is tried now. Anything else is ``OpStateError``."""
 
         def body(conn: sqlite3.Connection) -> Op:
             op = _require(conn, op_id)
@@ -364,6 +399,8 @@ class OutboxStore:
                 )
             elif op.state in (CAPTURED, UNKNOWN):
                 conn.execute("UPDATE ops SET next_attempt_at = ?, updated_at = ? WHERE op_id = ?", (now, now, op_id))
+            else:
+                raise OpStateError(op, "retry")
             return _require(conn, op_id)
 
         return await self.db.run(lambda conn: transaction(conn, body))
@@ -371,14 +408,42 @@ class OutboxStore:
     async def park(self, op_id: str, now: float, reason: str = "parked_by_user") -> Op:
         def body(conn: sqlite3.Connection) -> Op:
             op = _require(conn, op_id)
-            if op.state in (CAPTURED, UNKNOWN):
-                conn.execute(
-                    "UPDATE ops SET state = ?, parked_from = ?, reason = ?, updated_at = ? WHERE op_id = ?",
-                    (PARKED, op.state, reason, now, op_id),
-                )
+            if op.state not in (CAPTURED, UNKNOWN):
+                raise OpStateError(op, "park")
+            conn.execute(
+                "UPDATE ops SET state = ?, parked_from = ?, reason = ?, updated_at = ? WHERE op_id = ?",
+                (PARKED, op.state, reason, now, op_id),
+            )
             return _require(conn, op_id)
 
         return await self.db.run(lambda conn: transaction(conn, body))
+
+    async def resolve(self, op_id: str, note: str, now: float) -> Op:
+        """A person settled a conflict or a parked op (e.g. checked Engage, gave goodwill points): the op ends
+        RESOLVED with their note; its reason and attempts stay as history."""
+
+        def body(conn: sqlite3.Connection) -> Op:
+            op = _require(conn, op_id)
+            if op.state not in NEEDS_A_PERSON:
+                raise OpStateError(op, "resolve")
+            conn.execute(
+                "UPDATE ops SET state = ?, parked_from = ?, note = ?, resolved_at = ?, updated_at = ? WHERE op_id = ?",
+                (RESOLVED, op.state, note, now, now, op_id),
+            )
+            return _require(conn, op_id)
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
+
+def _request(kind: str, target_id: str, contact_id: str, request: Mapping[str, Any] | None) -> dict[str, Any]:
+    identity = dict(request) if request is not None else {"target": target_id}
+    return {"kind": kind, "contact": contact_id, **identity}
+
+
+def same_request(existing: Op, kind: str, contact_id: str, digest: str) -> bool:
+    if existing.request_digest:
+        return existing.request_digest == digest
+    return (existing.kind, existing.contact_id) == (kind, contact_id)  # captured before digests were kept
 
 
 def _describe(outcome: Outcome) -> str:

@@ -3,19 +3,24 @@
 Redeem has no idempotency key (seed 004): the voucher's own state is the only truth. So an answer we did not get
 is settled by reading the redeemed list, and Engage's "already redeemed" counts as ours only when the voucher's
 ``redeemedOn`` falls inside one of our own unanswered attempts (server time, with a skew allowance).
+
+Reconciliation reads only the owner's lists (the op's contact, checked before capture). A voucher missing from
+them is never taken as "not found": a list can lag, or the contact be merged; the op stays unknown and is read
+again later, until the outbox's limits park it for a person.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from ..engage import (
+    EngageClient,
     EngageError,
     EngageHTTPError,
-    EngageServerError,
     Voucher,
 )
+from ..engage_status import EngageStatus
 from .engage_call import EngageCall
 from .model import Attempt, Confirmed, Conflict, Op, Outcome, Refused, Resend, Unknown
 
@@ -61,7 +66,34 @@ def _find(vouchers: Sequence[Voucher], voucher_id: str) -> Voucher | None:
     return next((v for v in vouchers if v.id.lower() == wanted), None)
 
 
-class VoucherRedeem(EngageCall):
+ClaimedElsewhere = Callable[[Op], Awaitable[bool]]
+
+
+async def _never(op: Op) -> bool:
+    return False
+
+
+class VoucherCall(EngageCall):
+    def __init__(
+        self,
+        client: EngageClient,
+        status: EngageStatus,
+        clock: Callable[[], float],
+        claimed_elsewhere: ClaimedElsewhere = _never,
+    ) -> None:
+        super().__init__(client, status, clock)
+        # Is the voucher's present redemption already another op of ours (e.g. the POS redeemed it again under
+        # a new opId)? Then it cannot be this one's, however close in time.
+        self.claimed_elsewhere = claimed_elsewhere
+
+    def _unreadable(self, exc: EngageError) -> Outcome:
+        """The owner's lists could not be read: still unknown. A 4xx here (the contact not found) proves Engage
+        reachable — the breaker counts only transport failures — but says nothing final about the voucher."""
+        self.status.record_failure(exc)
+        return Unknown("reconcile_failed")
+
+
+class VoucherRedeem(VoucherCall):
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         async def refused(exc: EngageHTTPError) -> Outcome:
             if exc.code == "RewardVoucherAlreadyRedeemed" and any(
@@ -82,19 +114,14 @@ class VoucherRedeem(EngageCall):
             voucher = _find(redeemed, op.target_id)
             if voucher is None:
                 voucher = _find(await self.client.list_all_vouchers(op.contact_id, "all"), op.target_id)
-        except EngageHTTPError as exc:
-            if exc.status in (400, 404) and not isinstance(exc, EngageServerError):
-                self.status.record_success()
-                return refusal(exc)  # the contact is gone: so is the voucher
-            self.status.record_failure(exc)
-            return Unknown("reconcile_failed")
         except EngageError as exc:
-            self.status.record_failure(exc)
-            return Unknown("reconcile_failed")
+            return self._unreadable(exc)
         self.status.record_success()
         if voucher is None:
-            return Refused("not_found")
+            return Unknown("not_in_owner_lists")
         if voucher.redeemed:
+            if await self.claimed_elsewhere(op):
+                return Refused("already_redeemed")
             if voucher.redeemed_on is not None and in_our_window(
                 voucher.redeemed_on, attempts, self.client.server_offset, self.clock()
             ):
@@ -105,7 +132,7 @@ class VoucherRedeem(EngageCall):
         return Resend("not_redeemed")
 
 
-class VoucherReactivate(EngageCall):
+class VoucherReactivate(VoucherCall):
     """Undo of a redemption (a voided sale). "Already active" is the goal reached, so it is success."""
 
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
@@ -122,11 +149,10 @@ class VoucherReactivate(EngageCall):
         try:
             voucher = _find(await self.client.list_all_vouchers(op.contact_id, "all"), op.target_id)
         except EngageError as exc:
-            self.status.record_failure(exc)
-            return Unknown("reconcile_failed")
+            return self._unreadable(exc)
         self.status.record_success()
         if voucher is None:
-            return Refused("not_found")
+            return Unknown("not_in_owner_lists")
         if not voucher.redeemed:
             return Confirmed("reconciled")
         return Resend("still_redeemed")

@@ -20,6 +20,25 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?\d{7,15}$")
 SSN = re.compile(r"^(\d{6}|\d{8})[-+]?\d{4}$")
 LOOKUP_KEYS = ("email", "mobilePhone", "socialSecurityNumber", "customKey", "memberNumber", "externalId")
+# Receipts (engage-api.md, "Receipts — field definitions") [doc].
+RECEIPT_REQUIRED = (
+    "uniqueReceiptId",
+    "createdDate",
+    "storeExternalId",
+    "currency",
+    "totalGrossPrice",
+    "paymentMethods",
+    "items",
+)
+MATCH_KEY_TYPES = ("contactId", "memberNumber", "socialSecurityNumber", "mobilePhone", "externalId", "email")
+ITEM_TYPES = ("PURCHASE", "RETURN", "ADJUSTMENT")
+PAYMENT_FIELDS = frozenset({"type", "value", "description", "extraData"})
+# How far the receipt's totals may be from the sum of its parts: the vendor's tolerance is not documented
+# [assumed]; a cent on the payments, a cent a line on the items (each line is rounded on its own).
+RECEIPT_PAYMENT_TOLERANCE = 0.011
+RECEIPT_LINE_TOLERANCE = 0.011
+# Whether a repeated client-made transactionId is the same point transaction is not documented [assumed].
+POINT_TRANSACTION_ID_IDEMPOTENT = True
 BULK_LIMIT = 1000
 DESCRIPTION_CODES = (
     "@@(Bonus.Points)",
@@ -110,6 +129,7 @@ class Transaction:
     valid_from: datetime | None = None
     valid_to: datetime | None = None
     visible_from: datetime | None = None  # receipts credit points only after Engage "processed" them
+    source_id: str = ""  # the client-made transactionId it was posted with
 
 
 @dataclass
@@ -157,6 +177,10 @@ class SimSettings:
     purchase_processing_seconds: float = 2.0
     receipt_points_delay: float = 5.0
     point_accounts_as_array: bool = False
+    # Seconds a single point transaction waits after its 202 before it is applied (seen: answered 202 and
+    # applied later); until then it is in no list, no balance and no GET.
+    point_transaction_delay: float = 0.0
+    point_transaction_id_idempotent: bool = POINT_TRANSACTION_ID_IDEMPOTENT
 
 
 class SimState:
@@ -403,13 +427,16 @@ class SimState:
         }
 
     def point_transaction(self, tx_id: str) -> dict[str, Any]:
+        """By Engage's id or by the client-made ``transactionId`` it was posted with (the latter [assumed])."""
+        now = self.now()
         with self.lock:
+            wanted = self.point_transaction_ids.get(tx_id, tx_id)
             for tx in self.transactions:
-                if tx.id == tx_id:
+                if tx.id == wanted and self._visible(tx, now):
                     return self._tx_json(tx)
         raise SimError(404, "PointTransactionNotFound")
 
-    def add_point_transaction(self, body: Any) -> tuple[int, dict[str, Any]]:
+    def add_point_transaction(self, body: Any) -> tuple[int, dict[str, Any] | None]:
         if not isinstance(body, dict):
             raise SimError(400, "InvalidRequest", "expected a JSON object")
         tx_id = str(body.get("transactionId") or "")
@@ -418,10 +445,11 @@ class SimState:
         if not tx_id or not isinstance(amount, int | float) or isinstance(amount, bool):
             raise SimError(400, "InvalidRequest", "transactionId and a numeric amount are required")
         with self.lock:
-            if tx_id in self.point_transaction_ids:  # assumed idempotent on transactionId
-                return 200, self.point_transaction(self.point_transaction_ids[tx_id])
+            if self.settings.point_transaction_id_idempotent and tx_id in self.point_transaction_ids:
+                return 202, None
             if account_id not in self.accounts:
                 raise SimError(404, "PointAccountNotFound")
+            delay = self.settings.point_transaction_delay
             tx = self._add_tx(
                 account_id,
                 float(amount),
@@ -431,9 +459,16 @@ class SimState:
                 parse_time(body.get("transactionDate")) or self.now(),
                 valid_from=parse_time(body.get("validFrom")),
                 valid_to=parse_time(body.get("validTo")),
+                visible_from=self.now() + timedelta(seconds=delay) if delay else None,
             )
+            tx.source_id = tx_id
             self.point_transaction_ids[tx_id] = tx.id
-            return 201, self._tx_json(tx)
+            return 202, None  # seed 000: "a successful POST gets a HTTP 202 Accepted response"
+
+    def point_transactions_posted(self, tx_id: str) -> int:
+        """How many transactions a client-made id produced (tests assert exactly one)."""
+        with self.lock:
+            return sum(1 for t in self.transactions if t.source_id == tx_id)
 
     def add_point_transactions_bulk(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, list):
@@ -647,18 +682,10 @@ class SimState:
     # ---- receipts --------------------------------------------------------------------------------------
 
     def receipt(self, body: Any) -> tuple[int, dict[str, Any]]:
+        """``POST /receipts``, refusing what the vendor's field definitions rule out."""
         if not isinstance(body, dict):
             raise SimError(400, "InvalidReceipt", "expected a JSON object")
-        required = (
-            "uniqueReceiptId",
-            "createdDate",
-            "storeExternalId",
-            "currency",
-            "totalGrossPrice",
-            "paymentMethods",
-            "items",
-        )
-        missing = [k for k in required if body.get(k) in (None, "")]
+        missing = [k for k in RECEIPT_REQUIRED if body.get(k) in (None, "")]
         if missing:
             raise SimError(400, "InvalidReceipt", f"missing {', '.join(missing)}")
         receipt_id = str(body["uniqueReceiptId"])
@@ -666,10 +693,10 @@ class SimState:
             if receipt_id in self.receipts:
                 self.duplicate_receipts += 1
                 return 202, {"uniqueReceiptId": receipt_id, "duplicate": True}
-            self.receipts[receipt_id] = body
             contact_id = self._receipt_contact(body.get("contact"))
-            gross = body.get("totalGrossPrice")
-            if contact_id and isinstance(gross, int | float):
+            gross = _check_receipt_amounts(body)
+            self.receipts[receipt_id] = body
+            if contact_id:
                 account = self.account_for(contact_id, 1)
                 visible = self.now() + timedelta(seconds=self.settings.receipt_points_delay)
                 self._add_tx(
@@ -684,17 +711,74 @@ class SimState:
         return 202, {"uniqueReceiptId": receipt_id}
 
     def _receipt_contact(self, contact: Any) -> str | None:
-        if not isinstance(contact, dict):
+        """The contact a receipt names; a contact object that is malformed or names nobody is refused."""
+        if contact is None:
             return None
-        key, value = contact.get("matchKeyType"), contact.get("matchKey")
-        if not isinstance(value, str):
-            return None
-        if str(key).lower() == "contactid":
-            return value.lower() if value.lower() in self.contacts else None
-        try:
-            return self.find_contact_id({"customKey": value})
-        except SimError:
-            return None
+        if not isinstance(contact, dict) or not isinstance(contact.get("matchKey"), str):
+            raise SimError(400, "InvalidReceipt", "contact needs matchKey and matchKeyType")
+        key, value = contact.get("matchKeyType"), contact["matchKey"]
+        if key not in MATCH_KEY_TYPES:
+            raise SimError(400, "InvalidReceipt", f"matchKeyType must be one of {', '.join(MATCH_KEY_TYPES)}")
+        if key == "contactId":
+            cid = require_guid(value, "InvalidReceipt")
+            if cid not in self.contacts:
+                raise SimError(404, "ContactNotFound")
+            return cid
+        return self.find_contact_id({key: value})
+
+
+def _check_receipt_amounts(body: dict[str, Any]) -> float:
+    """Items and payments in their documented shapes, and ``totalGrossPrice`` = what was paid incl. VAT
+    (= Σ payments = Σ items' ``grossPaidPrice``). Returns the total."""
+    gross = body["totalGrossPrice"]
+    if not _is_number(gross):
+        raise SimError(400, "InvalidReceipt", "totalGrossPrice must be a number")
+    items, payments = body["items"], body["paymentMethods"]
+    if not isinstance(items, list) or not items or not isinstance(payments, list):
+        raise SimError(400, "InvalidReceipt", "items (at least one) and paymentMethods must be arrays")
+    paid_by_items = 0.0
+    for n, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise SimError(400, "InvalidReceipt", f"items[{n}] is not an object")
+        if item.get("type") not in ITEM_TYPES:
+            raise SimError(400, "InvalidReceipt", f"items[{n}].type must be one of {', '.join(ITEM_TYPES)}")
+        if not isinstance(item.get("articleName"), str) or not item["articleName"].strip():
+            raise SimError(400, "InvalidReceipt", f"items[{n}].articleName is required")
+        if not (item.get("sku") or item.get("articleNumber")):
+            raise SimError(400, "InvalidReceipt", f"items[{n}] needs sku or articleNumber")
+        for field_name in ("quantity", "grossPaidPrice"):
+            if not _is_number(item.get(field_name)):
+                raise SimError(400, "InvalidReceipt", f"items[{n}].{field_name} must be a number")
+        for discount in item.get("discounts") or []:
+            if not isinstance(discount, dict) or not _is_number(discount.get("value")):
+                raise SimError(400, "InvalidReceipt", f"items[{n}].discounts[] need a numeric value")
+        paid_by_items += float(item["grossPaidPrice"])
+    paid = 0.0
+    for n, payment in enumerate(payments, start=1):
+        if not isinstance(payment, dict) or not isinstance(payment.get("type"), str) or not payment["type"]:
+            raise SimError(400, "InvalidReceipt", f"paymentMethods[{n}] needs a type")
+        if not _is_number(payment.get("value")):
+            raise SimError(400, "InvalidReceipt", f"paymentMethods[{n}].value must be a number")
+        unknown = set(payment) - PAYMENT_FIELDS
+        if unknown:
+            raise SimError(400, "InvalidReceipt", f"paymentMethods[{n}]: unknown field(s) {', '.join(sorted(unknown))}")
+        paid += float(payment["value"])
+    for n, check in enumerate(body.get("usedBonusChecks") or [], start=1):
+        if not isinstance(check, dict) or not isinstance(check.get("checkNumber"), str) or not check["checkNumber"]:
+            raise SimError(400, "InvalidReceipt", f"usedBonusChecks[{n}] needs checkNumber")
+    if abs(paid - float(gross)) > RECEIPT_PAYMENT_TOLERANCE:
+        raise SimError(400, "InvalidReceipt", f"totalGrossPrice {gross} is not the sum of the payments ({paid:.2f})")
+    if abs(paid_by_items - float(gross)) > RECEIPT_LINE_TOLERANCE * len(items):
+        raise SimError(
+            400,
+            "InvalidReceipt",
+            f"totalGrossPrice {gross} is not the sum of items' grossPaidPrice ({paid_by_items:.2f})",
+        )
+    return float(gross)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _str(value: Any) -> str | None:

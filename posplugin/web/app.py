@@ -67,6 +67,11 @@ class EmptyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=500, description="how a person settled the op")
+
+
 class VoucherOpBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     contactId: str = Field(min_length=1, max_length=64)
@@ -181,6 +186,10 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
     @app.post("/api/v1/ops/{op_id}/park")
     async def park_op(op_id: str) -> dict[str, Any]:
         return await agent.redemptions.park(op_id)
+
+    @app.post("/api/v1/ops/{op_id}/resolve")
+    async def resolve_op(op_id: str, body: ResolveBody) -> dict[str, Any]:
+        return await agent.redemptions.resolve(op_id, body.note)
 
     @app.get("/api/v1/queue")
     async def queue() -> dict[str, Any]:

@@ -47,6 +47,11 @@ class CodeBody(BaseModel):
     code: str = Field(min_length=1, max_length=4096)
 
 
+class NoteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=500)
+
+
 class AdjustBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     member: str = Field(min_length=1, max_length=4096, description="a scanned card or a contactId")
@@ -179,6 +184,10 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
     @router.post("/ops/{op_id}/park", dependencies=needs_manager)
     async def park(op_id: str, body: EmptyBody) -> dict[str, Any]:
         return await agent.redemptions.park(op_id)
+
+    @router.post("/ops/{op_id}/resolve", dependencies=needs_manager)
+    async def resolve(op_id: str, body: NoteBody) -> dict[str, Any]:
+        return await agent.redemptions.resolve(op_id, body.note)
 
     @router.post("/point-adjustments", dependencies=needs_manager)
     async def adjust_points(body: AdjustBody) -> dict[str, Any]:

@@ -53,7 +53,12 @@ class RedemptionMachine(RuleBasedStateMachine):
         async def main() -> Any:
             client = EngageClient("https://fake", "k", transport=self.engage.transport(), clock=lambda: self.now)
             status = EngageStatus(3, clock=lambda: self.now)
-            executor = VoucherRedeem(client, status, lambda: self.now)
+
+            async def claimed(op: Op) -> bool:
+                last = await self.store.last_confirmed(op.target_id)
+                return last is not None and last.op_id != op.op_id
+
+            executor = VoucherRedeem(client, status, lambda: self.now, claimed)
             worker = OutboxWorker(
                 self.store,
                 {VOUCHER_REDEEM: executor},

@@ -10,7 +10,8 @@ const TEXT = {
     change_pin: "Byt PIN", pin_current: "Nuvarande PIN", queue: "Kö", q_kind: "Vad", q_state: "Läge", q_reason: "Orsak",
     q_age: "Ålder", refresh: "Uppdatera", logs: "Logg", save: "Spara", saved: "Sparat", nothing_changed: "Inget ändrat",
     restart: (keys) => `Sparat. Gäller efter omstart: ${keys}`, pins_differ: "PIN-koderna är inte lika",
-    retry: "Försök igen", park: "Stoppa", queue_empty: "Kön är tom",
+    retry: "Försök igen", park: "Stoppa", queue_empty: "Kön är tom", resolve: "Markera löst",
+    resolve_note: "Hur det löstes (krävs)", resolve_save: "Spara som löst",
     queue_counts: (q) => `${q.pending} väntar, ${q.parked} stoppade, ${q.conflict || 0} konflikter`,
     engage: "Engage", base_url: "Adress (https://…voyado.com)", api_key: "API-nyckel", api_key_set: (l) => `Satt (slutar på ${l})`,
     api_key_missing: "Ingen API-nyckel satt", api_key_new: "Ny API-nyckel", save_key: "Spara nyckel",
@@ -33,6 +34,7 @@ const TEXT = {
     q_reason: "Reason", q_age: "Age", refresh: "Refresh", logs: "Log", save: "Save", saved: "Saved",
     nothing_changed: "Nothing changed", restart: (keys) => `Saved. Takes effect after a restart: ${keys}`,
     pins_differ: "The PINs are not the same", retry: "Retry", park: "Park", queue_empty: "The queue is empty",
+    resolve: "Mark resolved", resolve_note: "How it was settled (required)", resolve_save: "Save as resolved",
     queue_counts: (q) => `${q.pending} waiting, ${q.parked} parked, ${q.conflict || 0} conflicts`,
     engage: "Engage", base_url: "Address (https://…voyado.com)", api_key: "API key", api_key_set: (l) => `Set (ends ${l})`,
     api_key_missing: "No API key set", api_key_new: "New API key", save_key: "Save key",
@@ -385,11 +387,14 @@ async function refreshQueue() {
     tr.append(el("td", {}, op.kind), el("td", { class: "op-state" }, op.state),
       el("td", {}, op.reasonText || op.reason || ""), el("td", {}, age(op.createdAt)));
     const actions = el("td");
-    // A parked op can be retried; a waiting one retried now or parked; a conflict needs a person, not a button.
-    const possible = op.state === "parked" ? ["retry"] : op.state === "queued" ? ["retry", "park"] : [];
+    // A parked op can be retried; a waiting one retried now or parked; a parked op or a conflict can be marked
+    // resolved by a person, with a note saying how (it then leaves the queue, and health stops counting it).
+    const possible = op.state === "parked" ? ["retry", "resolve"] : op.state === "queued" ? ["retry", "park"]
+      : op.state === "conflict" ? ["resolve"] : [];
     for (const action of possible) {
       const b = el("button", { type: "button", class: "secondary", "data-action": action }, T[action]);
       b.addEventListener("click", async () => {
+        if (action === "resolve") return askNote(actions, op);
         try { await call(`/settings/api/ops/${encodeURIComponent(op.opId)}/${action}`, {}); }
         catch (err) { say("queue-message", err.message); }
         refreshQueue();
@@ -400,6 +405,20 @@ async function refreshQueue() {
     return tr;
   });
   $("queue-table").tBodies[0].replaceChildren(...rows);
+}
+
+function askNote(cell, op) {
+  const note = el("input", { type: "text", maxlength: "500", "data-field": "resolve-note", placeholder: T.resolve_note,
+    "aria-label": T.resolve_note });
+  const save = el("button", { type: "button", "data-action": "resolve-save" }, T.resolve_save);
+  save.addEventListener("click", async () => {
+    if (!note.value.trim()) { note.focus(); return say("queue-message", T.resolve_note); }
+    try { await call(`/settings/api/ops/${encodeURIComponent(op.opId)}/resolve`, { note: note.value }); }
+    catch (err) { say("queue-message", err.message); }
+    refreshQueue();
+  });
+  cell.replaceChildren(note, save);
+  note.focus();
 }
 
 async function refreshLogs() {
