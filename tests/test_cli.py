@@ -148,6 +148,17 @@ def test_demo_comes_up_and_answers_health(tmp_path: Path) -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         assert health is not None and health["status"] == "ok" and health["engage"] == "online"
+        # The demo keeps its config and key on disk like a till: the doctor checks the running demo.
+        doctor = subprocess.run(
+            [sys.executable, "-m", "posplugin", "doctor", "--json", "--config", str(tmp_path / "demo" / "config.toml")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+        assert checks["engage-api-key"]["ok"] and checks["engage"]["ok"], checks
+        assert checks["agent"]["detail"].startswith("0.") and checks["config"]["ok"]
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)

@@ -134,6 +134,30 @@ def test_retry_a_parked_op_from_the_queue_section(page: Any, agent_factory: Any,
     expect(page.locator("#queue-summary")).to_have_text("The queue is empty")
 
 
+def test_resolve_a_parked_op_with_a_note_from_the_queue_section(
+    page: Any, agent_factory: Any, sim: EngageSimulator
+) -> None:
+    running = agent_factory(offline={**FAST, "max_attempts": 1}, engage={"breaker_failures": 50})
+    sim.faults.add(FaultRule("error", method="POST", path="/redeem$", times=None, status=500))
+    with running.client() as http:
+        http.post(
+            f"/api/v1/vouchers/{voucher_id('asa', 1)}/redeem", json={"contactId": member_id("asa"), "opId": "op-r"}
+        )
+        wait_for(lambda: http.get("/api/v1/ops/op-r").json()["state"] == "parked", timeout=15)
+    set_up_pin(page, running)
+    row = page.locator('#queue-table tr[data-op="op-r"]')
+    row.locator("button[data-action=resolve]").click()
+    row.locator("button[data-action=resolve-save]").click()  # no note: nothing is sent
+    expect(page.locator("#queue-message")).to_contain_text("How it was settled")
+    row.locator("input[data-field=resolve-note]").fill("Checked in Engage: not redeemed, customer paid")
+    row.locator("button[data-action=resolve-save]").click()
+    expect(page.locator('#queue-table tr[data-op="op-r"]')).to_have_count(0)
+    with running.client() as http:
+        op = http.get("/api/v1/ops/op-r").json()
+        assert (op["state"], op["note"]) == ("resolved", "Checked in Engage: not redeemed, customer paid")
+        assert http.get("/api/v1/health").json()["status"] != "critical"
+
+
 def test_goodwill_points_by_card_from_the_points_section(page: Any, running: RunningAgent) -> None:
     set_up_pin(page, running)
     page.fill("#adjust-member", "2400000010014")
