@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .engage import EngageClient, EngageError, EngageHTTPError, Voucher
+from .engage import EngageClient, EngageError, EngageHTTPError
 from .engage_status import TRANSPORT_FAILURES, EngageStatus
 from .errors import AgentError
 from .member_cache import MemberCache
@@ -182,7 +182,7 @@ class RedemptionService:
                 outcome = (
                     {"state": REJECTED, "reason": refusal} if refusal else {"reported_queued": True, "offline": True}
                 )
-            number = owned.voucher_number if owned is not None else await self._cached_number(voucher_id, contact_id)
+            number = owned or await self._cached_number(voucher_id, contact_id)
             try:
                 op, _ = await self.store.capture(
                     op_id=op_id,
@@ -206,8 +206,16 @@ class RedemptionService:
         vouchers = cached.view.get("vouchers", []) if cached is not None else []
         return next((str(v.get("voucherNumber") or "") for v in vouchers if v.get("id") == voucher_id), None)
 
-    async def _owned(self, kind: str, voucher_id: str, contact_id: str) -> Voucher | None:
-        """The voucher, found in this contact's own lists. ``None`` when Engage cannot be asked in time (the
+    async def _redeemed_here(self, voucher_id: str, contact_id: str) -> bool:
+        """Did an op of ours redeem this voucher for this member? (Proof of ownership for giving it back.)"""
+        return any(
+            op.kind == VOUCHER_REDEEM and op.state == CONFIRMED and op.contact_id == contact_id
+            for op in await self.store.ops_for_target(voucher_id)
+        )
+
+    async def _owned(self, kind: str, voucher_id: str, contact_id: str) -> str | None:
+        """The voucher's number ("" when not known), once it is found in this contact's own lists — or, for a
+        reactivation, redeemed by this till for this member. ``None`` when Engage cannot be asked in time (the
         offline rules then decide, from the cached view). Not the contact's: 422 ``voucher_not_owned``."""
         try:
             async with asyncio.timeout(self.limits.cashier_wait):
@@ -216,7 +224,7 @@ class RedemptionService:
                     found = next((v for v in vouchers if v.id.lower() == voucher_id), None)
                     if found is not None:
                         self.status.record_success()
-                        return found
+                        return found.voucher_number or ""
         except TimeoutError:
             return None
         except EngageError as exc:
@@ -228,6 +236,8 @@ class RedemptionService:
                 raise AgentError(404, "member_not_found", message("member_not_found", self.language)) from None
             raise AgentError(502, "engage_error", message("engage_error", self.language)) from None
         self.status.record_success()
+        if kind == VOUCHER_REACTIVATE and await self._redeemed_here(voucher_id, contact_id):
+            return ""  # the lists may lag behind our own redemption
         raise AgentError(422, "voucher_not_owned", message("voucher_not_owned", self.language))
 
     async def answer(self, op: Op) -> dict[str, Any]:
@@ -250,11 +260,7 @@ class RedemptionService:
         seen = fresh and cached is not None and any(v.get("id") == voucher_id for v in cached.view.get("vouchers", []))
         if kind == VOUCHER_REACTIVATE:
             # Giving value back is safe to queue — for a voucher known to be this member's.
-            ours = any(
-                op.kind == VOUCHER_REDEEM and op.state == CONFIRMED and op.contact_id == contact_id
-                for op in await self.store.ops_for_target(voucher_id)
-            )
-            if not (ours or seen):
+            if not (seen or await self._redeemed_here(voucher_id, contact_id)):
                 raise AgentError(422, "voucher_not_owned", message("voucher_not_owned", self.language))
             return None
         confirmed = await self.store.last_confirmed(voucher_id)

@@ -84,8 +84,9 @@ def test_printer_that_is_off_gives_a_clear_error_and_the_agent_stays_responsive(
     time.sleep(0.2)
     started = time.monotonic()
     with agent.client() as http:
-        assert http.get("/api/v1/health").json()["status"] == "ok"
+        health = http.get("/api/v1/health").json()
     assert time.monotonic() - started < 1.0  # printing never blocks the event loop
+    assert health["status"] == "warning" and any("printer" in reason for reason in health["reasons"])
     worker.join(10)
     response = results["response"]
     assert response.status_code == 503

@@ -77,7 +77,9 @@ agent() {  # start|stop the agent however it is run here
   fi
 }
 
-healthy() {  # is version $1 answering /api/v1/health on the configured port?
+healthy() {  # is version $1 up and answering /api/v1/health on the configured port?
+  # Any status counts: "warning" (Engage offline) or "critical" (ops for a person) are the till's state, which an
+  # upgrade neither causes nor cures; rolling back is for a version that cannot run.
   [ "$SYSTEMD" = 1 ] && [ -n "$ROOT" ] && return 0  # laid out only; nothing runs
   local port
   port=$("$OPT/current/bin/posplugin" config show --config "$CONFIG" | "$OPT/current/bin/python" -c \
@@ -90,7 +92,7 @@ while time.monotonic() < deadline:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2) as answer:
             health = json.load(answer)
-        if health.get("status") == "ok" and health.get("version") == version:
+        if health.get("status") in ("ok", "warning", "critical") and health.get("version") == version:
             sys.exit(0)
     except OSError:
         pass

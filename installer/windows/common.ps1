@@ -36,7 +36,9 @@ function Wait-Healthy([string]$Posplugin, [string]$Config, [string]$Version, [in
     while ((Get-Date) -lt $deadline) {
         try {
             $health = Invoke-RestMethod -Uri "http://127.0.0.1:$port/api/v1/health" -TimeoutSec 2 -UseBasicParsing
-            if ($health.status -eq 'ok' -and $health.version -eq $Version) { return $true }
+            # Any status counts (warning: Engage offline; critical: ops for a person): rollback is for a version
+            # that cannot run, not for the till's state.
+            if ($health.status -in @('ok', 'warning', 'critical') -and $health.version -eq $Version) { return $true }
         } catch { }
         Start-Sleep -Milliseconds 500
     }
