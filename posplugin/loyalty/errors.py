@@ -20,8 +20,9 @@ class LoyaltyUnreachable(LoyaltyError):
     """Nothing reached the vendor (connect refused, DNS, connect timeout): safe to try again."""
 
 
-class LoyaltyCongested(LoyaltyUnreachable):
-    """Our own side had no free connection in time: nothing was sent, and the vendor is not known to be down."""
+class LoyaltyCongested(LoyaltyError):
+    """Our own side had no free connection in time: nothing was sent, and the vendor is not known to be down
+    (not a transport failure: it must not trip the breaker)."""
 
 
 class LoyaltyNoAnswer(LoyaltyError):
