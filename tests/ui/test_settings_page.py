@@ -112,14 +112,22 @@ def test_set_the_api_key_and_see_only_its_last_four_characters(page: Any, agent_
     shot(page, "settings-engage")
 
 
-def test_retry_a_parked_op_from_the_queue_section(page: Any, agent_factory: Any, sim: EngageSimulator) -> None:
-    running = agent_factory(offline={**FAST, "max_attempts": 2}, engage={"breaker_failures": 50})
+def parked_op(agent_factory: Any, sim: EngageSimulator, op_id: str, max_attempts: int) -> RunningAgent:
+    """An agent with one redemption parked after ``max_attempts`` failed attempts."""
+    running: RunningAgent = agent_factory(
+        offline={**FAST, "max_attempts": max_attempts}, engage={"breaker_failures": 50}
+    )
     sim.faults.add(FaultRule("error", method="POST", path="/redeem$", times=None, status=500))
     with running.client() as http:
         http.post(
-            f"/api/v1/vouchers/{voucher_id('asa', 1)}/redeem", json={"contactId": member_id("asa"), "opId": "op-q"}
+            f"/api/v1/vouchers/{voucher_id('asa', 1)}/redeem", json={"contactId": member_id("asa"), "opId": op_id}
         )
-        wait_for(lambda: http.get("/api/v1/ops/op-q").json()["state"] == "parked", timeout=15)
+        wait_for(lambda: http.get(f"/api/v1/ops/{op_id}").json()["state"] == "parked", timeout=15)
+    return running
+
+
+def test_retry_a_parked_op_from_the_queue_section(page: Any, agent_factory: Any, sim: EngageSimulator) -> None:
+    running = parked_op(agent_factory, sim, "op-q", max_attempts=2)
     set_up_pin(page, running)
     row = page.locator('#queue-table tr[data-op="op-q"]')
     expect(row.locator(".op-state")).to_have_text("parked")
@@ -137,13 +145,7 @@ def test_retry_a_parked_op_from_the_queue_section(page: Any, agent_factory: Any,
 def test_resolve_a_parked_op_with_a_note_from_the_queue_section(
     page: Any, agent_factory: Any, sim: EngageSimulator
 ) -> None:
-    running = agent_factory(offline={**FAST, "max_attempts": 1}, engage={"breaker_failures": 50})
-    sim.faults.add(FaultRule("error", method="POST", path="/redeem$", times=None, status=500))
-    with running.client() as http:
-        http.post(
-            f"/api/v1/vouchers/{voucher_id('asa', 1)}/redeem", json={"contactId": member_id("asa"), "opId": "op-r"}
-        )
-        wait_for(lambda: http.get("/api/v1/ops/op-r").json()["state"] == "parked", timeout=15)
+    running = parked_op(agent_factory, sim, "op-r", max_attempts=1)
     set_up_pin(page, running)
     row = page.locator('#queue-table tr[data-op="op-r"]')
     row.locator("button[data-action=resolve]").click()
