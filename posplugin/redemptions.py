@@ -16,23 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .engage.ids import checked_guid
 from .engage_status import EngageStatus
 from .errors import AgentError
 from .member_cache import MemberCache
 from .outbox.model import REJECTED, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
 from .outbox.store import OpIdConflict, OutboxStore, TargetBusy
 from .outbox.worker import OutboxWorker
-from .scan_codes import GUID_RE
-from .texts import message, reason_text
+from .texts import message
 
 OP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
-def checked_guid(value: str, name: str) -> str:
-    """``value`` lower-cased, or a 422 naming the field (voucherId, contactId: Engage ids are GUIDs)."""
-    if not GUID_RE.fullmatch(value):
-        raise AgentError(422, "invalid_request", f"{name} is not a GUID")
-    return value.lower()
+__all__ = ["OP_ID", "RedemptionService", "checked_guid", "checked_op_id"]
 
 
 def checked_op_id(op_id: str | None) -> str:
@@ -97,10 +93,7 @@ class RedemptionService:
         return self.describe(await self.store.park(op_id, self.clock()))
 
     def describe(self, op: Op) -> dict[str, Any]:
-        body = op.to_json()
-        if op.reason and not op.is_live:
-            body["reasonText"] = reason_text(op.reason, self.language)
-        return body
+        return op.to_json(self.language)
 
     # ---- internals -------------------------------------------------------------------------------------
 

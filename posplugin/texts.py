@@ -104,6 +104,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A different sale was already sent with this receipt id.",
         "sv": "Ett annat kvitto har redan skickats med samma kvitto-id.",
     },
+    "op_not_resolvable": {
+        "en": "Only an operation in conflict or parked can be resolved.",
+        "sv": "Bara en åtgärd i konflikt eller parkerad kan lösas.",
+    },
+    "voucher_not_owned": {
+        "en": "This voucher does not belong to this member.",
+        "sv": "Bonuschecken tillhör inte den här medlemmen.",
+    },
     "internal_error": {
         "en": "Something went wrong in the till agent. It keeps running; try again.",
         "sv": "Något gick fel i kassaagenten. Den körs vidare; försök igen.",
