@@ -70,7 +70,7 @@ def error_responses(
     wanted = [
         *EVERY_CALL,
         *(WITH_TOKEN if token else ()),
-        *(WITH_INPUT if inputs or body else ()),
+        *(WITH_INPUT if inputs else ()),
         *(WITH_PATH if path else ()),
         *(WITH_BODY if body else ()),
         *codes,

@@ -59,7 +59,3 @@ class PrintPurchaseBody(Strict):
 
 class ResolveBody(Strict):
     note: str = Field(min_length=1, max_length=500, description="what the person did to settle the op")
-
-
-class EmptyBody(Strict):
-    """An optional ``{}`` for calls that need nothing; sending no body at all is the same."""

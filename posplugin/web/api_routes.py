@@ -35,7 +35,6 @@ from .api_models import (
 )
 from .api_requests import (
     ContactBody,
-    EmptyBody,
     IdentifyBody,
     MemberId,
     PrintPurchaseBody,
@@ -129,7 +128,8 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
             operation_id=operation_id,
             tags=[tag],
             status_code=status_code,
-            responses=error_responses(*codes, **flags),
+            # Every state change passes the body checks (size, JSON), whether or not it takes a body.
+            responses=error_responses(*codes, body=method == "POST", **flags),
             response_model_exclude_unset=True,  # a field a service leaves out stays out, as before
         )
 
@@ -146,7 +146,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     member_lookup = ("invalid_code", "member_not_found", "multiple_members", "engage_offline", "engage_error")
     member_errors = (*member_lookup, "engage_auth")
 
-    @route("POST", "/identify", "identifyMember", "members", body=True, codes=member_errors)
+    @route("POST", "/identify", "identifyMember", "members", codes=member_errors)
     async def identify(body: IdentifyBody) -> MemberView:
         return answer(MemberView, await agent.members.identify(body.code))
 
@@ -180,7 +180,6 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "redeemVoucher",
         "vouchers",
         path=True,
-        body=True,
         codes=voucher_op_errors,
     )
     async def redeem(voucherId: Annotated[VoucherId, Path()], body: VoucherOpBody) -> OpView:
@@ -192,7 +191,6 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "reactivateVoucher",
         "vouchers",
         path=True,
-        body=True,
         codes=voucher_op_errors,
     )
     async def reactivate(voucherId: Annotated[VoucherId, Path()], body: VoucherOpBody) -> OpView:
@@ -204,7 +202,6 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "submitSale",
         "sales",
         status_code=202,
-        body=True,
         codes=(*member_lookup, "invalid_sale", "card_data_refused", "sale_conflict"),
     )
     async def sale(body: SaleBody) -> OpView:
@@ -216,7 +213,6 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "adjustPoints",
         "points",
         path=True,
-        body=True,
         codes=("op_id_conflict",),
     )
     async def point_adjustment(contactId: Annotated[MemberId, Path()], body: PointAdjustmentBody) -> OpView:
@@ -237,7 +233,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     async def park_op(opId: str) -> OpView:
         return answer(OpView, await agent.redemptions.park(opId))
 
-    @route("POST", "/ops/{opId}/resolve", "resolveOp", "ops", path=True, body=True, codes=("op_not_resolvable",))
+    @route("POST", "/ops/{opId}/resolve", "resolveOp", "ops", path=True, codes=("op_not_resolvable",))
     async def resolve_op(opId: str, body: ResolveBody) -> OpView:
         resolve: Callable[[str, str], Awaitable[dict[str, Any]]] | None = getattr(agent.redemptions, "resolve", None)
         if resolve is None:  # settling ops by hand is not in this build yet: nothing is resolvable
@@ -263,7 +259,6 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "purchasePointShopItem",
         "point-shop",
         path=True,
-        body=True,
         codes=(*shop_errors, "op_id_conflict"),
     )
     async def point_shop_purchase(contactId: Annotated[MemberId, Path()], body: PurchaseBody) -> OpView:
@@ -294,7 +289,6 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "/print/point-shop-purchase",
         "printPointShopPurchase",
         "printing",
-        body=True,
         codes=(*member_print_errors, "not_found", "not_completed"),
     )
     async def print_point_shop(body: PrintPurchaseBody) -> PrintAnswer:
@@ -305,28 +299,27 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "/print/voucher",
         "printVoucher",
         "printing",
-        body=True,
         codes=(*member_print_errors, "voucher_not_found"),
     )
     async def print_voucher(body: PrintVoucherBody) -> PrintAnswer:
         return answer(PrintAnswer, await agent.receipts.print_voucher(body.contactId, body.voucherId))
 
-    @route("POST", "/print/balance", "printBalance", "printing", body=True, codes=member_print_errors)
+    @route("POST", "/print/balance", "printBalance", "printing", codes=member_print_errors)
     async def print_balance(body: ContactBody) -> PrintAnswer:
         return answer(PrintAnswer, await agent.receipts.print_balance(body.contactId))
 
     @route(
-        "POST", "/print/reprint", "reprintLast", "printing", body=True, codes=(*printer_errors, "nothing_to_reprint")
+        "POST", "/print/reprint", "reprintLast", "printing", inputs=False, codes=(*printer_errors, "nothing_to_reprint")
     )
-    async def reprint(body: EmptyBody | None = None) -> PrintAnswer:
+    async def reprint() -> PrintAnswer:
         return answer(PrintAnswer, await agent.receipts.reprint())
 
-    @route("POST", "/print/test", "printTestPage", "printing", body=True, codes=printer_errors)
-    async def test_print(body: EmptyBody | None = None) -> PrintAnswer:
+    @route("POST", "/print/test", "printTestPage", "printing", inputs=False, codes=printer_errors)
+    async def test_print() -> PrintAnswer:
         return answer(PrintAnswer, await agent.receipts.test_print())
 
-    @route("POST", "/drawer/open", "openDrawer", "printing", body=True, codes=printer_errors)
-    async def open_drawer(body: EmptyBody | None = None) -> PrintAnswer:
+    @route("POST", "/drawer/open", "openDrawer", "printing", inputs=False, codes=printer_errors)
+    async def open_drawer() -> PrintAnswer:
         return answer(PrintAnswer, await agent.receipts.drawer_kick())
 
     @api.get(
