@@ -107,4 +107,5 @@ def test_every_operation_is_what_the_document_says(running: RunningAgent, sim: E
             failures.append(f"{operation.label}: {str(exc)[:4000]}")
         timings[operation.label] = time.monotonic() - started
     assert len(timings) >= 20, timings
+    assert seen.get("positive 200", 0) >= 100, seen  # the fuzzing reaches real answers, not only refusals
     assert not failures, "\n\n".join(failures)
