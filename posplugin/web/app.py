@@ -72,6 +72,8 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (e.g. not UTF-8): a body not understood
+            return error(422, "invalid_request", f"{message('invalid_request', language)} (the body is not valid JSON)")
         code = {404: "not_found", 405: "invalid_request"}.get(exc.status_code, "invalid_request")
         return error(exc.status_code, code, headers=exc.headers)  # a 405 keeps its Allow header
 

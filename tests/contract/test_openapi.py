@@ -223,6 +223,13 @@ def test_calls_without_a_body_need_no_content_type(running: RunningAgent) -> Non
         )
 
 
+@pytest.mark.parametrize("body", [b'{"code": "\xc3\x28"}', b"\x80", b"{", b"[]", b"\xff\xfe"])
+def test_a_body_that_is_not_json_is_422_invalid_request(running: RunningAgent, body: bytes) -> None:
+    with running.client() as http:
+        response = http.post("/api/v1/identify", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
+
+
 def test_a_non_guid_id_is_refused_by_the_engage_check_with_the_field_named(running: RunningAgent) -> None:
     with running.client() as http:
         response = http.get("/api/v1/members/1000003")
