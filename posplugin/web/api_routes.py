@@ -78,6 +78,44 @@ a comment line `: keep-alive` comes every 15 s. Types and their data (schemas in
 - `op` — an operation changed state: `OpView`
 - `sale` — a sale was captured: `SaleEvent`"""
 
+# OpenAPI links: what an answer lets a client call next (schemathesis follows them in its stateful run).
+_OP_ID = {"opId": "$response.body#/opId"}
+_CONTACT = {"contactId": "$response.body#/contact/id"}
+OP_LINKS = {
+    "GetOp": {"operationId": "getOp", "parameters": _OP_ID},
+    "RetryOp": {"operationId": "retryOp", "parameters": _OP_ID},
+    "ParkOp": {"operationId": "parkOp", "parameters": _OP_ID},
+    "ResolveOp": {"operationId": "resolveOp", "parameters": _OP_ID},
+}
+MEMBER_LINKS = {
+    "GetMember": {"operationId": "getMember", "parameters": _CONTACT},
+    "ListPointTransactions": {"operationId": "listPointTransactions", "parameters": _CONTACT},
+    "ListPointShopItems": {"operationId": "listPointShopItems", "parameters": _CONTACT},
+    "ListPointShopPurchases": {"operationId": "listPointShopPurchases", "parameters": _CONTACT},
+    "RedeemFirstVoucher": {
+        "operationId": "redeemVoucher",
+        "parameters": {"voucherId": "$response.body#/vouchers/0/id"},
+        "requestBody": {"contactId": "$response.body#/contact/id"},
+    },
+    "PrintBalance": {"operationId": "printBalance", "requestBody": {"contactId": "$response.body#/contact/id"}},
+}
+LINKS: dict[str, dict[str, Any]] = {
+    "identifyMember": MEMBER_LINKS,
+    "getMember": MEMBER_LINKS,
+    "redeemVoucher": {
+        **OP_LINKS,
+        "ReactivateVoucher": {
+            "operationId": "reactivateVoucher",
+            "parameters": {"voucherId": "$response.body#/voucherId"},
+            "requestBody": {"contactId": "$response.body#/contactId"},
+        },
+    },
+    **{
+        operation: OP_LINKS
+        for operation in ("reactivateVoucher", "submitSale", "adjustPoints", "purchasePointShopItem", "getOp")
+    },
+}
+
 token_scheme = APIKeyHeader(
     name="X-POS-Token",
     scheme_name="posToken",
@@ -129,7 +167,10 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
             tags=[tag],
             status_code=status_code,
             # Every state change passes the body checks (size, JSON), whether or not it takes a body.
-            responses=error_responses(*codes, body=method == "POST", **flags),
+            responses={
+                **error_responses(*codes, body=method == "POST", **flags),
+                **({status_code: {"links": LINKS[operation_id]}} if operation_id in LINKS else {}),
+            },
             response_model_exclude_unset=True,  # a field a service leaves out stays out, as before
         )
 

@@ -11,12 +11,15 @@ driven with ``@given`` directly, which is its documented use outside its loader.
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
 from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import run_state_machine_as_test
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, NegativeDataRejectionConfig
@@ -28,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from posplugin.simulator import EngageSimulator
+from posplugin.simulator import EngageSimulator, SimState, seed_demo_data
 from tests.conftest import RunningAgent
 
 CHECKS = [
@@ -41,6 +44,13 @@ CHECKS = [
 ]
 EXAMPLES = 50
 STREAMS = {"/api/v1/events"}
+BOUNDED = settings(
+    derandomize=True,  # a fixed seed: the same cases on every run
+    deadline=None,
+    database=None,
+    phases=[Phase.generate],  # no shrinking: a failure is reported as found, in bounded time
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def load_schema(agent: RunningAgent) -> Any:
@@ -72,14 +82,7 @@ def fuzz(operation: Any, ids: dict[str, list[str]], seen: dict[str, int]) -> Non
         strategies.append(real)
     cases = st.one_of(strategies)
 
-    @settings(
-        max_examples=EXAMPLES * len(strategies),
-        derandomize=True,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(BOUNDED, max_examples=EXAMPLES * len(strategies))
     @given(case=cases)
     def run(case: Any) -> None:
         response = case.call_and_validate(checks=CHECKS)
@@ -109,3 +112,34 @@ def test_every_operation_is_what_the_document_says(running: RunningAgent, sim: E
     assert len(timings) >= 20, timings
     assert seen.get("positive 200", 0) >= 100, seen  # the fuzzing reaches real answers, not only refusals
     assert not failures, "\n\n".join(failures)
+
+
+def test_following_the_links_answers_stay_what_the_document_says(running: RunningAgent, sim: EngageSimulator) -> None:
+    """Stateful: identify a real card, then follow the document's links (member → transactions, point shop,
+    redeem its first voucher → the op → retry, park, resolve; reactivate), validating every answer."""
+    schema = load_schema(running).exclude(path_regex="^/api/v1/events$")
+    cards = sorted(card for contact in sim.state.contacts.values() for card in contact.cards)
+    steps: list[str] = []
+
+    class Scenario(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            # Every scenario starts from the same Engage (Hypothesis replays a scenario and must see the same
+            # answers); the agent's own state only grows, and the same draw always meets the same op.
+            sim.state = seed_demo_data(SimState())
+
+        def before_call(self, case: Any) -> None:
+            if case.operation.label == "POST /api/v1/identify":
+                # A card the simulator knows, chosen by the drawn body alone (Hypothesis replays must match).
+                drawn = zlib.crc32(json.dumps(case.body, sort_keys=True, default=str).encode())
+                case.body = {"code": cards[drawn % len(cards)]}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            steps.append(f"{case.operation.label} {response.status_code}")
+            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
+
+    run_state_machine_as_test(Scenario, settings=settings(BOUNDED, max_examples=50, stateful_step_count=8))
+    assert "POST /api/v1/vouchers/{voucherId}/redeem 200" in steps
+    # An op's link was followed: its id came from an answer, so the call found the op (any answer but 404).
+    assert any(
+        step.startswith(("GET /api/v1/ops/", "POST /api/v1/ops/")) and not step.endswith(" 404") for step in steps
+    )
