@@ -17,7 +17,6 @@ from pydantic.json_schema import models_json_schema
 from ..agent import Agent
 from ..errors import AgentError
 from ..events import Event
-from ..texts import message
 from .api_errors import error_responses
 from .api_models import (
     EVENT_MODELS,
@@ -147,7 +146,6 @@ def encode_event(event: Event) -> bytes | None:
 
 
 def add_api_routes(app: FastAPI, agent: Agent) -> None:
-    language = agent.config.agent.language
     api = APIRouter(prefix="/api/v1", dependencies=[Security(token_scheme)])
 
     def route(
@@ -279,7 +277,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         resolve: Callable[[str, str], Awaitable[dict[str, Any]]] | None = getattr(agent.redemptions, "resolve", None)
         if resolve is None:  # settling ops by hand is not in this build yet: nothing is resolvable
             await agent.redemptions.get(opId)  # 404 for an unknown op, as the contract says
-            raise AgentError(409, "op_not_resolvable", message("op_not_resolvable", language))
+            raise AgentError(409, "op_not_resolvable", "Resolving operations is not available in this version.")
         return answer(OpView, await resolve(opId, body.note))
 
     @route("GET", "/queue", "getQueue", "ops", inputs=False)
