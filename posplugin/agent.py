@@ -151,6 +151,7 @@ class Agent:
             rate=till_rate(offline.max_requests_per_second, offline.tills_sharing_key),
             server_offset=lambda: self.client.server_offset,
             on_final=self._op_final,
+            language=config.agent.language,
         )
         self.redemptions = RedemptionService(
             self.outbox,

@@ -28,6 +28,7 @@ from .engage import (
     PointTransaction,
     Voucher,
 )
+from .engage.ids import checked_guid
 from .engage_status import TRANSPORT_FAILURES, EngageStatus
 from .errors import AgentError
 from .events import EventBus
@@ -50,6 +51,19 @@ def iso(value: datetime | None) -> str | None:
 
 def money_json(value: Money | None) -> dict[str, Any] | None:
     return {"amount": number(value.amount), "currency": value.currency} if value else None
+
+
+def voucher_json(v: Voucher) -> dict[str, Any]:
+    """A voucher as the member view (and a voucher receipt) shows it."""
+    return {
+        "id": v.id,
+        "voucherNumber": v.voucher_number,
+        "name": v.name,
+        "value": money_json(v.value),
+        "localValues": [money_json(m) for m in v.local_values],
+        "expiresOn": iso(v.expires_on),
+        "points": number(v.points) if v.points is not None else None,
+    }
 
 
 def build_view(
@@ -76,19 +90,7 @@ def build_view(
                 for a in sorted(accounts, key=lambda a: a.definition_id)
             ],
         },
-        "vouchers": [
-            {
-                "id": v.id,
-                "voucherNumber": v.voucher_number,
-                "name": v.name,
-                "value": money_json(v.value),
-                "localValues": [money_json(m) for m in v.local_values],
-                "expiresOn": iso(v.expires_on),
-                "points": number(v.points) if v.points is not None else None,
-            }
-            for v in vouchers
-            if not v.redeemed
-        ],
+        "vouchers": [voucher_json(v) for v in vouchers if not v.redeemed],
         "source": "live",
         "fetchedAt": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
     }
@@ -160,6 +162,7 @@ class MemberService:
         return await self._answer(live, known_id)
 
     async def member(self, contact_id: str) -> dict[str, Any]:
+        contact_id = checked_guid(contact_id, "contactId", self.settings.language)
         if self.status.is_offline:
             return await self._from_cache_or_fail(contact_id, EngageError("offline"))
         live = asyncio.create_task(self._fetch_view(contact_id, code=None))
@@ -293,7 +296,8 @@ class MemberService:
     async def point_transactions(
         self, contact_id: str, filter_: str, offset: int, count: int, account_id: str | None
     ) -> dict[str, Any]:
-        wanted = TX_FILTERS.get(filter_.lower())
+        contact_id = checked_guid(contact_id, "contactId", self.settings.language)
+        wanted = TX_FILTERS.get(filter_)
         if wanted is None:
             raise AgentError(422, "invalid_request", "filter must be all, active or pending")
         if self.status.is_offline:

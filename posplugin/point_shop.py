@@ -74,6 +74,7 @@ class PointShopService:
         return items, accounts
 
     async def items(self, contact_id: str) -> dict[str, Any]:
+        contact_id = checked_guid(contact_id, "contactId", self.language)
         items, accounts = await self._catalogue(contact_id)
         now = datetime.now(UTC)
         balances = {a.definition_id: a.balance for a in accounts}
@@ -162,6 +163,7 @@ class PointShopService:
     # ---- history and receipt ---------------------------------------------------------------------------
 
     async def purchases(self, contact_id: str) -> dict[str, Any]:
+        contact_id = checked_guid(contact_id, "contactId", self.language)
         if self.status.is_offline:
             raise self._error(503, "engage_offline")
         try:
@@ -189,6 +191,7 @@ class PointShopService:
         }
 
     async def print_receipt(self, contact_id: str, op_id: str) -> dict[str, Any]:
+        contact_id = checked_guid(contact_id, "contactId", self.language)
         op = await self.store.get(op_id)
         if op is None or op.kind != POINT_SHOP_PURCHASE or op.contact_id != contact_id.lower():
             raise self._error(404, "not_found")

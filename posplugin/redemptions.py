@@ -23,14 +23,14 @@ from datetime import datetime
 from typing import Any
 
 from .engage import EngageClient, EngageError, EngageHTTPError
+from .engage.ids import checked_guid
 from .engage_status import TRANSPORT_FAILURES, EngageStatus
 from .errors import AgentError
 from .member_cache import MemberCache
 from .outbox.model import CONFIRMED, REJECTED, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
 from .outbox.store import OpIdConflict, OpStateError, OutboxStore, TargetBusy
 from .outbox.worker import OutboxWorker
-from .scan_codes import GUID_RE
-from .texts import message, reason_text
+from .texts import message
 
 log = logging.getLogger(__name__)
 NOTE_MAX = 500
@@ -40,11 +40,7 @@ OWNER_LISTS = {VOUCHER_REDEEM: ("available", "all"), VOUCHER_REACTIVATE: ("redee
 OP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
-def checked_guid(value: str, name: str) -> str:
-    """``value`` lower-cased, or a 422 naming the field (voucherId, contactId: Engage ids are GUIDs)."""
-    if not GUID_RE.fullmatch(value):
-        raise AgentError(422, "invalid_request", f"{name} is not a GUID")
-    return value.lower()
+__all__ = ["OP_ID", "RedemptionService", "checked_guid", "checked_op_id"]
 
 
 def checked_op_id(op_id: str | None) -> str:
@@ -152,10 +148,7 @@ class RedemptionService:
             raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language)) from None
 
     def describe(self, op: Op) -> dict[str, Any]:
-        body = op.to_json()
-        if op.reason and not op.is_live:
-            body["reasonText"] = reason_text(op.reason, self.language)
-        return body
+        return op.to_json(self.language)
 
     # ---- internals -------------------------------------------------------------------------------------
 

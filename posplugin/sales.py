@@ -118,7 +118,7 @@ class SalesService:
             log.info("sale %s captured (%d lines) for delivery to Engage", op.op_id, len(sale.lines))
             self.worker.wake()
             self.events.publish("sale", {"contactId": contact_id, "opId": op.op_id, "state": op.api_state})
-        return describe_sale(op)
+        return describe_sale(op, self.language)
 
     async def _member(self, request: SaleRequest) -> tuple[str | None, str | None]:
         """(contactId, code left for the outbox to resolve)."""
@@ -155,8 +155,8 @@ class SalesService:
         return AgentError(409, "sale_conflict", message("sale_conflict", self.language))
 
 
-def describe_sale(op: Op) -> dict[str, Any]:
-    body = op.to_json()
+def describe_sale(op: Op, language: str) -> dict[str, Any]:
+    body = op.to_json(language)
     body["pointsNote"] = "Points for this sale appear once Engage has processed the receipt."
     return body
 

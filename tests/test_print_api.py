@@ -103,8 +103,12 @@ def test_no_printer_configured(agent_factory: Any) -> None:
 
 def test_print_calls_need_json_and_the_token(running: RunningAgent, sim: EngageSimulator) -> None:
     with httpx.Client(base_url=running.base_url) as http:
-        assert http.post("/api/v1/print/test", json={}).status_code == 403
-        assert http.post("/api/v1/print/test", headers={"X-POS-Token": running.token}).status_code == 415
+        assert http.post("/api/v1/print/test", json={}).status_code == 401
+        token = {"X-POS-Token": running.token}
+        text = http.post("/api/v1/print/test", headers={**token, "Content-Type": "text/plain"}, content=b"{}")
+        assert text.status_code == 415
+        # No body at all needs no Content-Type: what a generated client sends for a call without a body.
+        assert http.post("/api/v1/print/test", headers=token).json()["printed"] is True
 
 
 def test_a_code_page_the_profile_lacks_is_a_clear_error_not_a_crash(agent_factory: Any) -> None:

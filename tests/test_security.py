@@ -42,11 +42,11 @@ def test_disallowed_origin_is_403_even_with_the_token(agent: RunningAgent) -> No
     assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden_origin"
 
 
-def test_text_plain_post_without_token_is_403(agent: RunningAgent) -> None:
+def test_text_plain_post_without_token_is_401(agent: RunningAgent) -> None:
     response = raw(
         agent, "POST", "/api/v1/identify", headers={"Content-Type": "text/plain"}, content=b'{"code": "1000001"}'
     )
-    assert response.status_code == 403
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
 
 
 def test_state_change_needs_json_even_with_token(agent: RunningAgent) -> None:
@@ -63,8 +63,8 @@ def test_state_change_needs_json_even_with_token(agent: RunningAgent) -> None:
 def test_every_api_call_but_health_needs_the_token(agent: RunningAgent) -> None:
     assert raw(agent, "GET", "/api/v1/health").status_code == 200
     for path in ("/api/v1/members/2b4fff30-49b2-5f21-90c6-f247ea8de82a", "/api/v1/events"):
-        assert raw(agent, "GET", path).status_code == 403
-        assert raw(agent, "GET", path, headers={"X-POS-Token": "wrong"}).status_code == 403
+        assert raw(agent, "GET", path).status_code == 401
+        assert raw(agent, "GET", path, headers={"X-POS-Token": "wrong"}).status_code == 401
 
 
 def test_preflight_from_allowed_origin_passes_with_private_network(agent: RunningAgent) -> None:

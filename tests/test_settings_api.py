@@ -213,7 +213,7 @@ def test_token_rotation_stops_the_old_token(running: RunningAgent) -> None:
     client, csrf = login(running)
     new = post(client, csrf, "/settings/api/token/rotate").json()["token"]
     assert new != old and len(new) >= 32
-    assert httpx.get(f"{running.base_url}/api/v1/queue", headers={"X-POS-Token": old}).status_code == 403
+    assert httpx.get(f"{running.base_url}/api/v1/queue", headers={"X-POS-Token": old}).status_code == 401
     assert httpx.get(f"{running.base_url}/api/v1/queue", headers={"X-POS-Token": new}).status_code == 200
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..texts import reason_text
+
 CAPTURED, SENDING, UNKNOWN = "CAPTURED", "SENDING", "UNKNOWN"
 CONFIRMED, REJECTED, CONFLICT, PARKED = "CONFIRMED", "REJECTED", "CONFLICT", "PARKED"
 RESOLVED = "RESOLVED"  # a person settled a conflict or a parked op, with a note; the op keeps its history
@@ -96,7 +98,8 @@ class Op:
             return "queued"
         return self.state.lower()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, language: str = "en") -> dict[str, Any]:
+        """The op as the POS sees it (the ``OpView`` of the API contract), on every path: answers, queue, events."""
         body: dict[str, Any] = {
             "opId": self.op_id,
             "kind": self.kind,
@@ -118,6 +121,8 @@ class Op:
             body["voucherId"] = self.target_id
         if self.reason:
             body["reason"] = self.reason
+            if not self.is_live:
+                body["reasonText"] = reason_text(self.reason, language)
         if self.is_live:
             body["nextAttemptAt"] = iso(self.next_attempt_at)
         if self.state == RESOLVED:

@@ -90,6 +90,7 @@ class OutboxWorker:
         rate: float = 10.0,
         server_offset: Callable[[], float | None] = lambda: None,
         on_final: Callable[[Op], None] | None = None,
+        language: str = "en",
     ) -> None:
         self.store = store
         self.executors = executors
@@ -100,6 +101,7 @@ class OutboxWorker:
         self.limiter = RateLimiter(rate, clock)
         self.server_offset = server_offset
         self.on_final = on_final
+        self.language = language
         self._inflight: dict[str, asyncio.Task[Op]] = {}
         self._wake = asyncio.Event()
 
@@ -219,7 +221,7 @@ class OutboxWorker:
         return updated
 
     def _publish(self, op: Op) -> None:
-        self.events.publish("op", op.to_json())
+        self.events.publish("op", op.to_json(self.language))
         if not op.is_live:
             log.info("op %s %s: %s %s", op.op_id, op.kind, op.state, op.reason or "")
             if self.on_final is not None:

@@ -13,9 +13,10 @@ from drivers.printer import Printer as PrinterProtocol
 
 from ..config import Config
 from ..engage import EngageClient, EngageError
+from ..engage.ids import checked_guid
 from ..errors import AgentError
 from ..member_cache import MemberCache
-from ..members import MemberService
+from ..members import MemberService, voucher_json
 from ..texts import message
 from .composer import ReceiptComposer
 from .encoding import CodePageError
@@ -92,6 +93,8 @@ class ReceiptService:
     # ---- receipts --------------------------------------------------------------------------------------
 
     async def print_voucher(self, contact_id: str, voucher_id: str) -> dict[str, Any]:
+        contact_id = checked_guid(contact_id, "contactId", self.language)
+        voucher_id = checked_guid(voucher_id, "voucherId", self.language)
         view = await self.member_view(contact_id)
         voucher = next((v for v in view.get("vouchers", []) if v.get("id") == voucher_id), None)
         if voucher is None:
@@ -99,6 +102,7 @@ class ReceiptService:
         return await self._print("voucher", VOUCHER, self.composer.voucher_context(view, voucher))
 
     async def print_balance(self, contact_id: str) -> dict[str, Any]:
+        contact_id = checked_guid(contact_id, "contactId", self.language)
         view = await self.member_view(contact_id)
         return await self._print("balance", BALANCE, self.composer.balance_context(view))
 
@@ -133,15 +137,7 @@ class ReceiptService:
         found = next((v for v in vouchers if v.id == voucher_id), None)
         if found is None:
             raise self._error(404, "voucher_not_found")
-        value = {"amount": float(found.value.amount), "currency": found.value.currency} if found.value else None
-        return {
-            "id": found.id,
-            "name": found.name,
-            "voucherNumber": found.voucher_number,
-            "value": value,
-            "localValues": [{"amount": float(m.amount), "currency": m.currency} for m in found.local_values],
-            "expiresOn": found.expires_on.isoformat() if found.expires_on else None,
-        }
+        return voucher_json(found)
 
     def _renderer_or_error(self) -> ReceiptRenderer:
         try:

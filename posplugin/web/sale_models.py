@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from ..sale_rules import Payment, Sale, SaleLine, Totals
 from ..sales import SaleRequest
+from .api_requests import OpId
 
 
 def _four_places(value: Decimal) -> Decimal:
@@ -26,8 +37,47 @@ def _positive_quantity(value: Decimal) -> Decimal:
     return value
 
 
-Amount = Annotated[Decimal, Field(ge=0, le=Decimal("1e9")), AfterValidator(_four_places)]
-SignedAmount = Annotated[Decimal, Field(ge=Decimal("-1e9"), le=Decimal("1e9")), AfterValidator(_four_places)]
+# Money may come as a JSON number or as a decimal string; Python's Decimal would read "1_0" as 10 and " 1e3 " as
+# 1000, so a string must be plain digits with an optional sign and fraction.
+DECIMAL_STRING = r"^-?[0-9]{1,10}(\.[0-9]{1,10})?$"
+_DECIMAL_STRING = re.compile(DECIMAL_STRING)
+MONEY_LIMIT = 1_000_000_000
+
+
+def _plain_decimal(value: object) -> object:
+    if isinstance(value, str) and not _DECIMAL_STRING.fullmatch(value):
+        raise ValueError("must be a number or a decimal string like 12.50")
+    if isinstance(value, bool):
+        raise ValueError("must be a number or a decimal string like 12.50")
+    return value
+
+
+def _money_schema(minimum: int) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": minimum, "maximum": MONEY_LIMIT},
+                {"type": "string", "pattern": DECIMAL_STRING if minimum < 0 else DECIMAL_STRING.replace("-?", "")},
+            ],
+            "description": "a number, or a decimal string (digits, optional sign and fraction)",
+        }
+    )
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_plain_decimal),
+    Field(ge=0, le=MONEY_LIMIT),
+    AfterValidator(_four_places),
+    _money_schema(0),
+]
+SignedAmount = Annotated[
+    Decimal,
+    BeforeValidator(_plain_decimal),
+    Field(ge=-MONEY_LIMIT, le=MONEY_LIMIT),
+    AfterValidator(_four_places),
+    _money_schema(-MONEY_LIMIT),
+]
 Text = Annotated[str, Field(max_length=200)]
 
 
@@ -50,12 +100,37 @@ class LineBody(Strict):
     type: Literal["purchase", "return"] = "purchase"
     sku: str = Field(min_length=1, max_length=100)
     name: Text = ""
-    quantity: Annotated[Decimal, Field(gt=0, le=100_000), AfterValidator(_positive_quantity)]
+    quantity: Annotated[
+        Decimal,
+        BeforeValidator(_plain_decimal),
+        Field(gt=0, le=100_000),
+        AfterValidator(_positive_quantity),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", "exclusiveMinimum": 0, "maximum": 100_000},
+                    {"type": "string", "pattern": DECIMAL_STRING.replace("-?", "")},
+                ]
+            }
+        ),
+    ]
     unitPrice: Amount = Field(description="price of one unit, excluding tax, before discount")
     grossAmount: Amount = Field(description="the line's total including tax, before discount")
     discountAmount: Amount = Decimal(0)
     taxAmount: Amount = Decimal(0)
-    taxPercent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(0)
+    taxPercent: Annotated[
+        Decimal,
+        BeforeValidator(_plain_decimal),
+        Field(ge=0, le=100),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", "minimum": 0, "maximum": 100},
+                    {"type": "string", "pattern": DECIMAL_STRING.replace("-?", "")},
+                ]
+            }
+        ),
+    ] = Decimal(0)
     netAmount: Amount = Field(description="gross − tax − discount")
 
 
@@ -140,10 +215,29 @@ class SaleBody(Strict):
         )
 
 
+def _not_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("an adjustment of 0 points changes nothing")
+    return value
+
+
 class PointAdjustmentBody(Strict):
-    amount: int = Field(ge=-1_000_000, le=1_000_000, description="points to add (negative to remove)")
+    amount: Annotated[
+        int,
+        Field(ge=-1_000_000, le=1_000_000, description="points to add (negative to remove), never 0"),
+        AfterValidator(_not_zero),
+        WithJsonSchema(
+            {
+                "type": "integer",
+                "minimum": -1_000_000,
+                "maximum": 1_000_000,
+                "not": {"const": 0},
+                "description": "points to add (negative to remove), never 0",
+            }
+        ),
+    ]
     description: str = Field(min_length=1, max_length=200)
     definitionId: int = Field(default=1, ge=1)
     validFrom: datetime | None = None
     validTo: datetime | None = None
-    opId: str | None = Field(default=None, min_length=1, max_length=64)
+    opId: OpId | None = None

@@ -3,7 +3,8 @@
 - Host must be exactly ``127.0.0.1:<port>`` or ``localhost:<port>`` (DNS rebinding).
 - A cross-origin ``Origin`` must be in the allowlist: exact match, never ``*``. Preflights (including Chrome's
   private-network access request) are answered for allowed origins only.
-- ``/api/v1/*`` except health needs ``X-POS-Token``; state changes need ``Content-Type: application/json``.
+- ``/api/v1/*`` except health needs ``X-POS-Token`` (401 without it); a state change with a body needs
+  ``Content-Type: application/json``.
 - Bodies are capped and read once here, so no route ever sees an unbounded body.
 """
 
@@ -75,9 +76,10 @@ class SecurityMiddleware:
         if path.startswith("/api/") and path not in PUBLIC_API:
             supplied = headers.get(TOKEN_HEADER.decode(), "")
             if not supplied or not hmac.compare_digest(supplied.encode(), policy.token().encode()):
-                await _error(send, 403, "unauthorized", policy, cors)
+                await _error(send, 401, "unauthorized", policy, cors)
                 return
-            if method in STATE_CHANGING and not headers.get("content-type", "").startswith("application/json"):
+            # A call that takes no body may come without one and without a Content-Type (generated clients do).
+            if method in STATE_CHANGING and _may_have_body(headers) and not _is_json(headers):
                 await _error(send, 415, "unsupported_media_type", policy, cors)
                 return
 
@@ -122,6 +124,14 @@ class SecurityMiddleware:
             await send(msg)
 
         await self.app(scope, replay, send_with_headers)
+
+
+def _may_have_body(headers: dict[str, str]) -> bool:
+    return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+
+
+def _is_json(headers: dict[str, str]) -> bool:
+    return headers.get("content-type", "").startswith("application/json")
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -1,0 +1,266 @@
+"""What the local API v1 answers, as pydantic models: the contract published in ``/openapi.json``.
+
+One model per concept; the HTTP answers and the Server-Sent Events both go through them. The services build
+plain data; the web layer validates it into these models at the boundary, so a drift between a service and the
+contract fails there (and in the tests) instead of reaching a POS. Answer models do not forbid extra fields in
+the schema: within v1 the contract only grows (README, "Versioning").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..outbox.model import KINDS
+
+# Dates are sent as ISO 8601 text in UTC ("…Z"), exactly as built by the services; kept as text so the wire stays
+# byte for byte what a POS saw before.
+DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+# Points and money amounts in answers: JSON numbers, whole where they are whole.
+Number = int | float
+
+OpKind = Literal["voucher_redeem", "voucher_reactivate", "point_shop_purchase", "sale_receipt", "point_adjustment"]
+assert set(get_args(OpKind)) == set(KINDS)  # the contract names every kind the outbox knows
+OpState = Literal["redeemed", "completed", "delivered", "queued", "rejected", "conflict", "parked", "resolved"]
+
+
+class Answer(BaseModel):
+    """Base of every answer: validates what the service built; unknown keys are a bug caught in the tests."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=lambda schema: schema.pop("additionalProperties"))
+
+
+# ---- errors --------------------------------------------------------------------------------------------------
+
+
+class ErrorDetail(Answer):
+    code: str = Field(description="snake_case error code; the codes each operation returns are in its responses")
+    message: str = Field(description="text for the cashier, in the agent's language")
+    details: dict[str, Any] | None = Field(default=None, description="machine-readable extras, e.g. a sale rule")
+
+
+class ErrorBody(Answer):
+    error: ErrorDetail
+
+
+# ---- member view ---------------------------------------------------------------------------------------------
+
+
+class ContactView(Answer):
+    id: str = Field(description="the member's id in the loyalty system (opaque)")
+    firstName: str | None
+    lastName: str | None
+    memberNumber: str | None
+
+
+class PointAccountView(Answer):
+    id: str
+    definitionId: int
+    balance: Number
+    pendingPoints: Number
+    balanceExpires: DateTime | None
+
+
+class PointsView(Answer):
+    balance: Number
+    pending: Number
+    accounts: list[PointAccountView]
+
+
+class MoneyView(Answer):
+    amount: Number
+    currency: str
+
+
+class VoucherView(Answer):
+    id: str = Field(description="the voucher's id (opaque)")
+    voucherNumber: str | None
+    name: str | None
+    value: MoneyView | None
+    localValues: list[MoneyView | None]
+    expiresOn: DateTime | None
+    points: Number | None = None
+
+
+class MemberView(Answer):
+    contact: ContactView
+    points: PointsView
+    vouchers: list[VoucherView]
+    source: Literal["live", "cache"]
+    fetchedAt: DateTime
+    cacheReason: Literal["offline", "slow", "error"] | None = Field(
+        default=None, description="only on a view from the cache: why Engage was not asked"
+    )
+    ageSeconds: int | None = Field(default=None, description="only on a view from the cache: its age")
+
+
+class PointTransactionView(Answer):
+    id: str
+    amount: Number
+    type: str | None
+    description: str = Field(description="readable text in the agent's language (Engage's @@(…) codes replaced)")
+    source: str | None
+    transactionDate: DateTime | None
+    validFrom: DateTime | None
+    validTo: DateTime | None
+    pending: bool
+
+
+class PointTransactionPage(Answer):
+    items: list[PointTransactionView]
+    totalCount: int
+
+
+# ---- operations (the outbox) ---------------------------------------------------------------------------------
+
+
+class OpView(Answer):
+    """One operation of any kind; the fields after ``attempts`` appear for the kinds and states they name."""
+
+    opId: str
+    kind: OpKind
+    state: OpState = Field(
+        description="redeemed/completed/delivered: done; queued: accepted, sent or confirmed later; rejected: "
+        "refused before the POS heard queued; conflict, parked: a person must look; resolved: a person settled it"
+    )
+    contactId: str = Field(description="empty for an anonymous sale")
+    createdAt: DateTime
+    updatedAt: DateTime
+    attempts: int
+    voucherId: str | None = Field(default=None, description="voucher_redeem, voucher_reactivate")
+    itemId: str | None = Field(default=None, description="point_shop_purchase")
+    purchaseId: str | None = Field(default=None, description="point_shop_purchase")
+    receiptId: str | None = Field(default=None, description="sale_receipt")
+    transactionId: str | None = Field(default=None, description="point_adjustment")
+    amount: int | None = Field(default=None, description="point_adjustment: the points")
+    reason: str | None = Field(default=None, description="why it was rejected, is in conflict or parked")
+    reasonText: str | None = Field(default=None, description="the reason as text for a person (final states)")
+    nextAttemptAt: DateTime | None = Field(default=None, description="while queued")
+    pointsNote: str | None = Field(default=None, description="sale_receipt, in the answer to the sale")
+    note: str | None = Field(default=None, description="resolved: what the person wrote")
+    resolvedAt: DateTime | None = Field(default=None, description="resolved: when")
+    memberName: str | None = Field(default=None, description="settings page only")
+
+
+class QueueCounts(Answer):
+    pending: int
+    parked: int
+    conflict: int
+    sending: int
+    oldestPendingAt: int = Field(description="Unix time of the oldest waiting op, 0 when none")
+    oldestPendingAgeSeconds: int
+
+
+class QueueView(QueueCounts):
+    ops: list[OpView] = Field(description="live, parked and conflict ops, oldest first")
+
+
+# ---- health --------------------------------------------------------------------------------------------------
+
+
+class PrinterHealth(Answer):
+    status: str = Field(description="ready, offline, paper_out, cover_open, unknown or not_configured")
+    backend: str
+
+
+class ScannerHealth(Answer):
+    backend: str
+    running: bool
+
+
+class Health(Answer):
+    status: Literal["ok", "warning", "critical"]
+    reasons: list[str] | None = Field(default=None, description="why the status is not ok")
+    version: str
+    uptimeSeconds: float
+    engage: Literal["online", "offline", "unknown"]
+    engageLatencyMs: float | None
+    features: list[str]
+    queue: QueueCounts
+    printer: PrinterHealth
+    scanner: ScannerHealth
+
+
+# ---- point shop ----------------------------------------------------------------------------------------------
+
+
+class PointShopItemView(Answer):
+    id: str
+    name: str
+    title: str
+    description: str
+    imageUrl: str
+    cost: int
+    pointDefinitionId: int
+    balance: Number
+    affordable: bool
+    missingPoints: Number
+    validFrom: DateTime | None
+    validTo: DateTime | None
+
+
+class PointShopItems(Answer):
+    items: list[PointShopItemView]
+
+
+class PointShopPurchaseView(Answer):
+    purchaseId: str
+    itemId: str
+    name: str
+    cost: int
+    status: str = Field(description="as Engage says, e.g. Processing, Completed")
+    createdOn: DateTime | None
+
+
+class PointShopPurchases(Answer):
+    items: list[PointShopPurchaseView]
+
+
+# ---- printing ------------------------------------------------------------------------------------------------
+
+
+class PrintAnswer(Answer):
+    printed: bool
+    bytes: int
+    jobId: int
+
+
+# ---- events (GET /api/v1/events) -----------------------------------------------------------------------------
+
+
+class EngageStateEvent(Answer):
+    """``hello`` (first event of a stream) and ``status`` (Engage went online/offline)."""
+
+    engage: Literal["online", "offline", "unknown"]
+
+
+class ScanEvent(Answer):
+    source: str
+    status: Literal["ok", "error"]
+    member: MemberView | None = None
+    error: ErrorDetail | None = None
+
+
+class MemberEvent(Answer):
+    """A member view fetched in the background (a slow Engage answered late, or vouchers changed)."""
+
+    contactId: str
+    source: Literal["live", "cache"]
+    view: MemberView
+
+
+class SaleEvent(Answer):
+    contactId: str | None
+    opId: str
+    state: OpState
+
+
+EVENT_MODELS: dict[str, type[Answer]] = {
+    "hello": EngageStateEvent,
+    "status": EngageStateEvent,
+    "scan": ScanEvent,
+    "member": MemberEvent,
+    "op": OpView,
+    "sale": SaleEvent,
+}

@@ -1,0 +1,61 @@
+"""What the local API v1 accepts: request bodies and the rules for ids, as the contract states them.
+
+Member and voucher ids are opaque strings here (a loyalty backend other than Engage need not use GUIDs); the
+vendor's code checks their format (``posplugin.engage.ids``). The opId rule is one pattern, used both by the
+schema and by the server.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..redemptions import OP_ID
+
+OpId = Annotated[
+    str,
+    Field(
+        pattern=OP_ID.pattern,
+        description="the POS's id for this operation: 1–64 letters, digits, '-', '_', '.' or ':', starting with a "
+        "letter or digit (a UUID is best); the same opId always answers the same op",
+    ),
+]
+MemberId = Annotated[str, Field(min_length=1, max_length=64, description="a member's id (opaque)")]
+VoucherId = Annotated[str, Field(min_length=1, max_length=64, description="a voucher's id (opaque)")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IdentifyBody(Strict):
+    code: str = Field(min_length=1, max_length=4096, description="The raw scanned text")
+
+
+class VoucherOpBody(Strict):
+    contactId: MemberId
+    opId: OpId | None = None
+
+
+class PurchaseBody(Strict):
+    itemId: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+    opId: OpId | None = None
+
+
+class PrintVoucherBody(Strict):
+    contactId: MemberId
+    voucherId: VoucherId
+
+
+class ContactBody(Strict):
+    contactId: MemberId
+
+
+class PrintPurchaseBody(Strict):
+    contactId: MemberId
+    opId: OpId
+
+
+class ResolveBody(Strict):
+    note: str = Field(min_length=1, max_length=500, description="what the person did to settle the op")
