@@ -79,6 +79,9 @@ class CodePage:
         return "".join(self._char(char) for char in text)
 
     def _char(self, char: str) -> str:
+        if char != "\n" and unicodedata.category(char) == "Cc":
+            # A control character in a name or a voucher text would reach the printer as a command (GS, ESC…).
+            return " " if char == "\t" else ""
         if self.can_print(char):
             return char
         if char in FALLBACKS:

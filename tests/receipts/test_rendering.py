@@ -179,6 +179,12 @@ def test_pair_lines_keep_the_value_flush_right(left: str, right: str) -> None:
     assert lines[-1].endswith(right[:32])
 
 
+def test_control_characters_in_text_never_reach_the_printer_as_commands() -> None:
+    renderer = ReceiptRenderer("default", code_page("default", "CP858"), 16, 576)
+    receipt = decode(renderer.render((Text("{t}"),), {"t": "0\x1dw\x1b@x\x10\x04"}))
+    assert [line.text for line in receipt.lines if line.text.strip()] == ["0w@x"]
+
+
 def test_fallbacks_that_lengthen_text_still_fit() -> None:
     renderer = ReceiptRenderer("default", code_page("default", "CP858"), 32, 384)
     receipt = decode(renderer.render((Text("{t}"), Pair("{t}", "1™")), {"t": "…™" * 40}))
