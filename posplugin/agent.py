@@ -151,6 +151,7 @@ class Agent:
             server_offset=lambda: self.client.server_offset,
             on_final=self._op_final,
         )
+        self.outbox.on_change = self._queue_changed
         self.redemptions = RedemptionService(
             self.outbox,
             self.worker,
@@ -167,6 +168,7 @@ class Agent:
             self.cache,
             self.client,
             clock,
+            outbox=self.outbox,
         )
         self.point_shop = PointShopService(
             self.client,
@@ -312,6 +314,14 @@ class Agent:
         self.events.publish("status", {"engage": state})
         if state == "online":
             self.worker.wake()
+
+    def _queue_changed(self) -> None:
+        """An op was added, retried or parked: open panels get the new queue count now, not at their next poll."""
+        if self.events.subscriber_count:
+            self._spawn(self._publish_queue())
+
+    async def _publish_queue(self) -> None:
+        self.events.publish("queue", await self.outbox.counts(self.options.clock()))
 
     def _op_final(self, op: Op) -> None:
         """Show the member's new vouchers on an open panel. Only when someone is watching, and once per member

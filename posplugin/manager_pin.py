@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from .database import Database, transaction
 from .errors import AgentError
 from .secret_store import PIN_HASH, SecretStore
-from .texts import message
+from .texts import PIN_ATTEMPTS_LEFT, message
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_DIGITS, MAX_DIGITS = 4, 12
@@ -145,7 +145,9 @@ class ManagerPin:
         if wait > 0:
             raise self._locked(wait)
         left = MAX_FAILURES - state.failures
-        raise AgentError(401, "wrong_pin", f"{message('wrong_pin', self.language)} ({left} left before a lockout)")
+        raise AgentError(
+            401, "wrong_pin", f"{message('wrong_pin', self.language)} ({attempts_left(left, self.language)})"
+        )
 
     async def change(self, old: str, new: str) -> None:
         await self.check(old)
@@ -162,6 +164,10 @@ class ManagerPin:
     def _locked(self, wait: float) -> AgentError:
         minutes = max(1, round(wait / 60))
         return AgentError(429, "pin_locked", f"{message('pin_locked', self.language)} ({minutes} min)")
+
+
+def attempts_left(left: int, language: str) -> str:
+    return (PIN_ATTEMPTS_LEFT.get(language) or PIN_ATTEMPTS_LEFT["en"]).format(left=left)
 
 
 def _b64(data: bytes) -> str:

@@ -118,7 +118,10 @@ class SalesService:
         if created:
             log.info("sale %s captured (%d lines) for delivery to Engage", op.op_id, len(sale.lines))
             self.worker.wake()
-            self.events.publish("sale", {"contactId": contact_id, "opId": op.op_id, "state": op.api_state})
+            # A sale named by a scanned code: the card was identified on this till, so the cache knows whose
+            # it is and the panel showing that member gets the same "points appear later" note.
+            shown = contact_id or (await self.members.cache.contact_for_code(match["matchKey"]) if match else None)
+            self.events.publish("sale", {"contactId": shown, "opId": op.op_id, "state": op.api_state})
         return describe_sale(op)
 
     def _member(self, request: SaleRequest) -> tuple[str | None, dict[str, str] | None]:

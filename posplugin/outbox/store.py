@@ -9,6 +9,7 @@ import json
 import random
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,13 @@ class OutboxStore:
         self._rng = random.Random()  # noqa: S311 - jitter, not a secret; own instance, not the global one
         self.max_attempts = max_attempts
         self.park_after = park_after_seconds
+        # Told after an op is added, retried or parked (the worker publishes its own transitions), so an open
+        # panel's queue count follows at once.
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     # ---- capture ---------------------------------------------------------------------------------------
 
@@ -164,7 +172,10 @@ class OutboxStore:
             )
             return _require(conn, op_id), True
 
-        return await self.db.run(lambda conn: transaction(conn, body))
+        op, created = await self.db.run(lambda conn: transaction(conn, body))
+        if created:
+            self._changed()
+        return op, created
 
     # ---- attempts --------------------------------------------------------------------------------------
 
@@ -366,7 +377,9 @@ class OutboxStore:
                 conn.execute("UPDATE ops SET next_attempt_at = ?, updated_at = ? WHERE op_id = ?", (now, now, op_id))
             return _require(conn, op_id)
 
-        return await self.db.run(lambda conn: transaction(conn, body))
+        op = await self.db.run(lambda conn: transaction(conn, body))
+        self._changed()
+        return op
 
     async def park(self, op_id: str, now: float, reason: str = "parked_by_user") -> Op:
         def body(conn: sqlite3.Connection) -> Op:
@@ -378,7 +391,9 @@ class OutboxStore:
                 )
             return _require(conn, op_id)
 
-        return await self.db.run(lambda conn: transaction(conn, body))
+        op = await self.db.run(lambda conn: transaction(conn, body))
+        self._changed()
+        return op
 
 
 def _describe(outcome: Outcome) -> str:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +38,9 @@ STATIC_FILES = {
 class IdentifyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=4096, description="The raw scanned text")
+    lookupKey: Literal["email", "mobilePhone"] | None = Field(
+        default=None, description="Search by this key (a typed e-mail or phone) instead of the scan rules"
+    )
 
 
 class PrintVoucherBody(BaseModel):
@@ -61,6 +64,11 @@ class PrintPurchaseBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     contactId: str = Field(min_length=1, max_length=64)
     opId: str = Field(min_length=1, max_length=64)
+
+
+class ReprintBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contactId: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class EmptyBody(BaseModel):
@@ -128,6 +136,8 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
 
     @app.post("/api/v1/identify")
     async def identify(body: IdentifyBody) -> dict[str, Any]:
+        if body.lookupKey is not None:
+            return await agent.members.search(body.code, body.lookupKey)
         return await agent.members.identify(body.code)
 
     @app.get("/api/v1/members/{contact_id}")
@@ -213,8 +223,9 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
         return await agent.receipts.print_balance(_contact_id(body.contactId, language))
 
     @app.post("/api/v1/print/reprint")
-    async def reprint(body: EmptyBody | None = None) -> dict[str, Any]:
-        return await agent.receipts.reprint()
+    async def reprint(body: ReprintBody | None = None) -> dict[str, Any]:
+        contact = body.contactId if body is not None else None
+        return await agent.receipts.reprint(_contact_id(contact, language) if contact is not None else None)
 
     @app.post("/api/v1/print/test")
     async def test_print(body: EmptyBody | None = None) -> dict[str, Any]:
@@ -252,6 +263,7 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
         page = _static_text("panel.html")
         page = page.replace("{{TOKEN}}", html.escape(agent.current_token(), quote=True))
         page = page.replace("{{LANG}}", html.escape(language)).replace("{{VERSION}}", __version__)
+        page = page.replace("{{IDLE_SECONDS}}", f"{agent.config.agent.panel_idle_seconds:g}")
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     @app.get("/static/{name}", include_in_schema=False)
