@@ -112,9 +112,7 @@ def test_reprint_prints_only_the_member_on_screen(page: Any, running: RunningAge
     assert "Åsa Öberg" in text and "Märta" not in text
 
 
-def test_a_redeemed_or_queued_voucher_prints_as_used(
-    page: Any, agent_factory: Any, sim: EngageSimulator
-) -> None:
+def test_a_redeemed_or_queued_voucher_prints_as_used(page: Any, agent_factory: Any, sim: EngageSimulator) -> None:
     running: RunningAgent = agent_factory(offline={"cashier_wait": 0.5})
     printer = Path(running.agent.config.printer.file_path)
     open_panel(page, running, SMALL)

@@ -578,8 +578,7 @@ function captureKeys(event) {
 function openSearch(open) {
   $("search-form").hidden = !open;
   $("search-value").value = "";
-  if (open) $("search-value").focus({ preventScroll: true });
-  else focusScan();
+  $(open ? "search-value" : "scan").focus({ preventScroll: true });
 }
 
 function submitSearch(event) {
