@@ -49,13 +49,26 @@ def verify_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(digest, _unb64(expected))
 
 
-def pin_problem(pin: str) -> str | None:
-    """Why a new PIN is not acceptable, or None."""
+PIN_PROBLEMS = {
+    "length": {
+        "en": f"the PIN must be {MIN_DIGITS}-{MAX_DIGITS} digits",
+        "sv": f"PIN-koden ska vara {MIN_DIGITS}-{MAX_DIGITS} siffror",
+    },
+    "guessable": {
+        "en": "the PIN is too easy to guess (all the same digit or a run)",
+        "sv": "PIN-koden är för lätt att gissa (samma siffra eller en följd)",
+    },
+}
+
+
+def pin_problem(pin: str, language: str = "en") -> str | None:
+    """Why a new PIN is not acceptable (in ``language``), or None."""
+    problem = None
     if not pin.isascii() or not pin.isdigit() or not MIN_DIGITS <= len(pin) <= MAX_DIGITS:
-        return f"the PIN must be {MIN_DIGITS}-{MAX_DIGITS} digits"
-    if len(set(pin)) == 1 or pin in "0123456789012" or pin in "9876543210987":
-        return "the PIN is too easy to guess (all the same digit or a run)"
-    return None
+        problem = "length"
+    elif len(set(pin)) == 1 or pin in "0123456789012" or pin in "9876543210987":
+        problem = "guessable"
+    return PIN_PROBLEMS[problem].get(language, PIN_PROBLEMS[problem]["en"]) if problem else None
 
 
 @dataclass(frozen=True)
@@ -154,7 +167,7 @@ class ManagerPin:
         await self._store(new)
 
     async def _store(self, pin: str) -> None:
-        problem = pin_problem(pin)
+        problem = pin_problem(pin, self.language)
         if problem:
             raise AgentError(422, "invalid_pin", f"{message('invalid_pin', self.language)} ({problem})")
         hashed = await asyncio.get_running_loop().run_in_executor(None, hash_pin, pin)

@@ -28,13 +28,22 @@ def many_vouchers(sim: EngageSimulator, key: str, count: int) -> None:
         )
 
 
-def test_at_800x600_the_first_redeem_button_is_visible_after_a_scan(page: Any, running: RunningAgent) -> None:
+def test_at_800x600_the_first_redeem_button_is_visible_after_a_scan(
+    page: Any, running: RunningAgent, sim: EngageSimulator
+) -> None:
     open_panel(page, running, SMALL)
     scan(page, ASA_CARD)
     first = page.locator("#vouchers li").nth(0).locator("button.redeem")
     expect(first).to_be_visible()
     assert scroll_y(page) == 0 and in_viewport(page, first)
     shot(page, "panel-800x600", full_page=False)
+    # The tallest head: saved details while offline, with the "saved details" badge.
+    sim.set_offline(True)
+    expect(page.locator("#statusbar")).to_have_class("status offline", timeout=5_000)
+    scan(page, ASA_CARD)
+    expect(page.locator("#member-source")).to_be_visible()
+    assert scroll_y(page) == 0 and in_viewport(page, first)
+    shot(page, "panel-800x600-offline", full_page=False)
 
 
 def test_redeeming_far_down_the_list_does_not_scroll_the_page(
@@ -94,13 +103,6 @@ def test_a_swedish_screen_speaks_only_swedish(page: Any, agent_factory: Any) -> 
     assert expires and expires.group(0) in slip and "195,00 kr" in slip
     assert missing == []  # no favicon 404 either
     shot(page, "panel-swedish")
-
-
-def test_a_wrong_pin_says_the_attempts_left_in_swedish() -> None:
-    from posplugin.manager_pin import attempts_left
-
-    assert attempts_left(3, "sv") == "3 försök kvar innan spärr"
-    assert attempts_left(3, "en") == "3 left before a lockout"
 
 
 def test_a_printer_that_is_off_is_told_within_a_second_and_nothing_is_queued(page: Any, agent_factory: Any) -> None:

@@ -139,6 +139,7 @@ async function renewToken() {
     const found = /<meta name="pos-token" content="([^"]+)"/.exec(page);
     if (!found || found[1] === token) return false;
     token = found[1];
+    document.querySelector('meta[name="pos-token"]').content = token;
     return true;
   } catch (_) {
     return false;
