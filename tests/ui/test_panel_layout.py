@@ -28,22 +28,24 @@ def many_vouchers(sim: EngageSimulator, key: str, count: int) -> None:
         )
 
 
-def test_at_800x600_the_first_redeem_button_is_visible_after_a_scan(
-    page: Any, running: RunningAgent, sim: EngageSimulator
+@pytest.mark.parametrize("size", [SMALL, {"width": 1024, "height": 768}], ids=["800x600", "1024x768"])
+def test_the_first_redeem_button_is_visible_after_a_scan(
+    page: Any, running: RunningAgent, sim: EngageSimulator, size: dict[str, int]
 ) -> None:
-    open_panel(page, running, SMALL)
+    open_panel(page, running, size)
     scan(page, ASA_CARD)
     first = page.locator("#vouchers li").nth(0).locator("button.redeem")
     expect(first).to_be_visible()
     assert scroll_y(page) == 0 and in_viewport(page, first)
-    shot(page, "panel-800x600", full_page=False)
+    name = f"panel-{size['width']}x{size['height']}"
+    shot(page, name, full_page=False)
     # The tallest head: saved details while offline, with the "saved details" badge.
     sim.set_offline(True)
     expect(page.locator("#statusbar")).to_have_class("status offline", timeout=5_000)
     scan(page, ASA_CARD)
     expect(page.locator("#member-source")).to_be_visible()
     assert scroll_y(page) == 0 and in_viewport(page, first)
-    shot(page, "panel-800x600-offline", full_page=False)
+    shot(page, f"{name}-offline", full_page=False)
 
 
 def test_redeeming_far_down_the_list_does_not_scroll_the_page(

@@ -257,7 +257,8 @@ function voucherRow(v) {
   const locals = (v.localValues || []).filter(Boolean).map(formatMoney).join(" · ");
   const info = rowInfo(v.name, formatMoney(v.value),
     `${T.expires} ${formatDate(v.expiresOn)}` + (locals ? ` · ${locals}` : ""), "voucher-meta");
-  if (v.voucherNumber) info.appendChild(voucherNumber(v.voucherNumber));
+  // A vanished voucher keeps its row but offers nothing to act on, not even its number to key in.
+  if (v.voucherNumber && !state.gone.has(v.id)) info.appendChild(voucherNumber(v.voucherNumber));
   const action = document.createElement("div");
   action.className = "voucher-actions";
   li.append(info, action);
