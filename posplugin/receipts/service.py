@@ -120,11 +120,14 @@ class ReceiptService:
         return await self._print("voucher", VOUCHER, context, contact_id)
 
     async def _redeemed_here(self, voucher_id: str) -> bool:
-        """Redeemed, or a redemption queued or on the wire: the outbox knows before any member view does."""
+        """Redeemed, or a redemption queued or on the wire: the outbox knows before any member view does. A
+        reactivation still on its way leaves the voucher redeemed until Engage confirms it."""
         if self.outbox is None:
             return False
-        op = await self.outbox.live_for_target(voucher_id) or await self.outbox.last_confirmed(voucher_id)
-        return op is not None and op.kind == VOUCHER_REDEEM
+        if await self.outbox.live_for_target(voucher_id) is not None:
+            return True
+        confirmed = await self.outbox.last_confirmed(voucher_id)
+        return confirmed is not None and confirmed.kind == VOUCHER_REDEEM
 
     async def print_balance(self, contact_id: str) -> dict[str, Any]:
         view = await self.member_view(contact_id)

@@ -13,6 +13,8 @@ SMALL = {"width": 800, "height": 600}
 
 def shot(page: Any, name: str, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    if full_page:
+        page.evaluate("window.scrollTo(0, 0)")  # else the sticky status bar is drawn mid-page
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 

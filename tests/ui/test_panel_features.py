@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from posplugin.simulator import EngageSimulator, member_id, voucher_id
-from tests.conftest import RunningAgent
+from tests.conftest import RunningAgent, wait_for
+from tests.receipts.escpos_decoder import decode
 from tests.ui.panel_helpers import SMALL, open_panel, scan, shot
 
 pytestmark = pytest.mark.browser
@@ -98,6 +100,12 @@ def test_undo_a_redemption_made_at_this_till(page: Any, running: RunningAgent, s
     expect(rows.nth(0).locator("button.redeem")).to_be_enabled()
     assert sim.state.vouchers[voucher_id("asa", 2)].redeemed_on is None
     assert sim.state.vouchers[voucher_id("asa", 2)].reactivations == 1
+    printer = Path(running.agent.config.printer.file_path)
+    printer.write_bytes(b"")
+    rows.nth(0).locator("button.print").click()  # valid again: its slip has the barcode again
+    wait_for(lambda: printer.stat().st_size > 0)
+    receipt = decode(printer.read_bytes())
+    assert "REDEEMED" not in receipt.text() and receipt.barcodes == [("CODE128", "2511233093767")]
 
 
 def test_the_voucher_number_is_shown_and_copies(page: Any, browser: Any, running: RunningAgent) -> None:
