@@ -288,6 +288,12 @@ class Agent:
         if recovered:
             log.warning("%d operation(s) were on the wire when the agent stopped; reconciling them", recovered)
         self._tasks.append(asyncio.create_task(self.worker.run_forever(), name="outbox-worker"))
+        loop = asyncio.get_running_loop()
+
+        def print_finished(data: dict[str, Any]) -> None:  # on the printer's thread
+            loop.call_soon_threadsafe(self.events.publish, "print", data)
+
+        self.receipts.notify = print_finished
         self.receipts.start()
         if not self.client.has_api_key:
             log.warning("no Engage API key set; run `posplugin secrets set engage-api-key`")

@@ -44,6 +44,8 @@ class PrintQueue:
         self._ids = itertools.count(1)
         self._stop = threading.Event()
         self._current: PrintJob | None = None
+        # Told (on the printer's thread) when a job has printed or been dropped.
+        self.on_finished: Callable[[PrintJob], None] | None = None
         self._thread = threading.Thread(target=self._run, name=f"printer-{printer.name}", daemon=True)
 
     def start(self) -> None:
@@ -89,6 +91,14 @@ class PrintQueue:
             self.last_status = UNKNOWN
         return self.last_status
 
+    def _finish(self, job: PrintJob) -> None:
+        job.done.set()
+        if self.on_finished is not None:
+            try:
+                self.on_finished(job)
+            except Exception:  # a listener's bug must not stop the printer
+                log.exception("print job listener failed")
+
     def _run(self) -> None:
         while not self._stop.is_set():
             job = self._jobs.get()
@@ -108,7 +118,7 @@ class PrintQueue:
                     job.id,
                     job.last_status,
                 )
-                job.done.set()
+                self._finish(job)
                 return
             job.last_status = self.refresh_status()
             if job.last_status in PRINTABLE:
@@ -121,6 +131,6 @@ class PrintQueue:
                     job.last_status = self.last_status = OFFLINE
                 else:
                     job.printed = True
-                    job.done.set()
+                    self._finish(job)
                     return
             self._stop.wait(self.retry_interval)

@@ -53,7 +53,11 @@ class ReceiptService:
         self.clock = clock
         pc = config.printer
         self.composer = ReceiptComposer(config, clock)
-        self.queue = PrintQueue(printer) if printer is not None else None
+        self.queue = self._queue_for(printer)
+        # Told (from the printer's thread) how a job ended that the cashier was told is still waiting: printed
+        # after all, or dropped past its time-to-live. The agent turns it into a `print` event for the panel.
+        self.notify: Callable[[dict[str, Any]], None] | None = None
+        self._late: dict[int, str | None] = {}  # id(job) → the member it was printed for
         self.last: tuple[str, bytes] | None = None
         # The last receipt printed for each member, newest last: "Reprint" at the panel prints only the member
         # on screen's own slip, never the previous customer's.
@@ -72,7 +76,7 @@ class ReceiptService:
         old = self.queue
         self.config = config
         self.composer = ReceiptComposer(config, self.clock)
-        self.queue = PrintQueue(printer) if printer is not None else None
+        self.queue = self._queue_for(printer)
         unfinished = old.stop() if old is not None else []
         if self.queue is not None:
             self.queue.adopt(unfinished)
@@ -83,6 +87,21 @@ class ReceiptService:
             if unfinished:
                 log.warning("dropped %d receipt(s): printing was switched off", len(unfinished))
         self.start()
+
+    def _queue_for(self, printer: PrinterProtocol | None) -> PrintQueue | None:
+        if printer is None:
+            return None
+        queue = PrintQueue(printer)
+        queue.on_finished = self._finished
+        return queue
+
+    def _finished(self, job: PrintJob) -> None:
+        if id(job) not in self._late:
+            return
+        contact_id = self._late.pop(id(job))
+        if self.notify is not None:
+            state = "printed" if job.printed else "expired"
+            self.notify({"jobId": job.id, "kind": job.kind, "state": state, "contactId": contact_id})
 
     def _warm(self) -> None:
         try:
@@ -204,7 +223,10 @@ class ReceiptService:
         await self._refuse_if_not_ready(queue)
         job = queue.submit(kind, data)
         wait = self.config.printer.timeout + 1.0
+        self._late[id(job)] = contact_id  # by object: job ids restart with a new printer's queue
         done = await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)
+        if done:
+            self._late.pop(id(job), None)
         if done and job.printed:
             return {"printed": True, "bytes": len(data), "jobId": job.id}
         raise self._printer_error(job, waiting=not done)

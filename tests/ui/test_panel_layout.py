@@ -116,3 +116,24 @@ def test_a_printer_that_is_off_is_told_within_a_second_and_nothing_is_queued(pag
     queue = running.agent.receipts.queue
     assert queue is not None and queue.waiting == 0  # nothing will come out an hour later
     shot(page, "panel-printer-off")
+
+
+def test_a_receipt_that_cannot_print_in_time_is_dropped_and_the_cashier_told(
+    page: Any, agent_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posplugin.receipts import jobs
+
+    monkeypatch.setattr(jobs, "DEFAULT_TTL", 1.0)  # the real one is 2 minutes
+    jammed = tmp_path / "jammed"
+    jammed.mkdir()  # the folder is writable (status "ready"), yet every write fails
+    running: RunningAgent = agent_factory(printer={"backend": "file", "file_path": str(jammed), "timeout": 0.3})
+    open_panel(page, running)
+    scan(page, ASA_CARD)
+    page.locator("#print-balance").click()
+    message = page.locator("#message")
+    expect(message).to_contain_text("otherwise it is dropped")
+    expect(message).to_have_text(
+        "The receipt was not printed: the printer was not ready in time. Print it again if needed.", timeout=5_000
+    )
+    queue = running.agent.receipts.queue
+    assert queue is not None and queue.waiting == 0

@@ -28,6 +28,8 @@ const TEXT = {
     copy: "Kopiera", copied: "Kopierat", undo: "Ångra inlösen",
     undo_text: "Ångra inlösen? Bonuschecken blir giltig igen (för ett makulerat köp).", undo_confirm: "Ja, ångra",
     reactivated: "Återaktiverad — giltig igen", undo_queued: "Ångring i kö — skickas senare",
+    printed_late: "Kvittot är nu utskrivet.",
+    print_expired: "Kvittot skrevs inte ut: skrivaren blev inte redo i tid. Skriv ut igen om det behövs.",
   },
   en: {
     status_online: "Online", status_offline: "Offline — the loyalty system is not answering", status_unknown: "Connecting…",
@@ -54,6 +56,8 @@ const TEXT = {
     copy: "Copy", copied: "Copied", undo: "Undo redemption",
     undo_text: "Undo the redemption? The voucher becomes valid again (for a voided sale).", undo_confirm: "Yes, undo",
     reactivated: "Reactivated — valid again", undo_queued: "Undo queued — will be sent later",
+    printed_late: "The receipt has printed now.",
+    print_expired: "The receipt was not printed: the printer was not ready in time. Print it again if needed.",
   },
 };
 
@@ -654,6 +658,9 @@ function handleEvent(block) {
   } else if (name === "status" || name === "hello") {
     setStatus(payload.engage);
     refreshHealth();
+  } else if (name === "print" && (!payload.contactId || payload.contactId === state.contactId)) {
+    // A receipt the cashier was told is still waiting: say how it ended, so nobody waits for a slip in vain.
+    showMessage(payload.state === "printed" ? T.printed_late : T.print_expired, payload.state === "printed" ? "ok" : "");
   } else if (name === "queue") {
     setStatus(undefined, payload.pending || 0);
   } else if (name === "member" && payload.contactId === state.contactId && payload.view) {
