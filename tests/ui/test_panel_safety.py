@@ -57,8 +57,13 @@ def test_next_customer_button_and_idle_timeout_empty_the_screen(page: Any, agent
 
     scan(page, ASA_CARD)
     expect(page.locator("#member-name")).to_have_text("Åsa Öberg")
+    page.locator("#open-search").click()
+    page.keyboard.type("+4670")  # a half-typed phone number, then the customer walks away
     expect(page.locator("#member")).to_be_hidden(timeout=5_000)  # nobody touched the till for 1.5 s
     expect(page.locator("#points-balance")).to_have_text("")
+    expect(page.locator("#search-form")).to_be_hidden()
+    assert page.locator("#search-value").input_value() == ""
+    expect(page.locator("#scan")).to_be_focused()
 
 
 def test_the_idle_timeout_defaults_to_90_seconds(page: Any, running: RunningAgent) -> None:

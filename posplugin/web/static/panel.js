@@ -682,6 +682,7 @@ function handleEvent(block) {
 
 function nextCustomer() {
   clearMember();
+  openSearch(false);  // a half-typed phone number or e-mail goes too
   showMessage(T.cleared, "info");
   focusScan();
 }
@@ -690,7 +691,9 @@ function nextCustomer() {
 function touch() {
   if (!idleSeconds) return;
   clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => { if (state.contactId) { clearMember(); showMessage(""); } }, idleSeconds * 1000);
+  idleTimer = setTimeout(() => {
+    if (state.contactId || !$("search-form").hidden) { clearMember(); openSearch(false); showMessage(""); }
+  }, idleSeconds * 1000);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
