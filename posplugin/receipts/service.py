@@ -58,6 +58,7 @@ class ReceiptService:
         # after all, or dropped past its time-to-live. The agent turns it into a `print` event for the panel.
         self.notify: Callable[[dict[str, Any]], None] | None = None
         self._late: dict[int, str | None] = {}  # id(job) → the member it was printed for
+        self._late_lock = threading.Lock()
         self.last: tuple[str, bytes] | None = None
         # The last receipt printed for each member, newest last: "Reprint" at the panel prints only the member
         # on screen's own slip, never the previous customer's.
@@ -96,9 +97,10 @@ class ReceiptService:
         return queue
 
     def _finished(self, job: PrintJob) -> None:
-        if id(job) not in self._late:
-            return
-        contact_id = self._late.pop(id(job))
+        with self._late_lock:
+            if id(job) not in self._late:
+                return  # its waiter had the answer
+            contact_id = self._late.pop(id(job))
         if self.notify is not None:
             state = "printed" if job.printed else "expired"
             self.notify({"jobId": job.id, "kind": job.kind, "state": state, "contactId": contact_id})
@@ -223,10 +225,14 @@ class ReceiptService:
         await self._refuse_if_not_ready(queue)
         job = queue.submit(kind, data)
         wait = self.config.printer.timeout + 1.0
-        self._late[id(job)] = contact_id  # by object: job ids restart with a new printer's queue
         done = await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)
-        if done:
-            self._late.pop(id(job), None)
+        if not done:
+            # The cashier hears "still waiting": from here on, how the job ends is told by `notify`. Under the
+            # lock, a job that ended meanwhile is answered here and nowhere else.
+            with self._late_lock:
+                done = job.done.is_set()
+                if not done:
+                    self._late[id(job)] = contact_id  # by object: job ids restart with a new printer's queue
         if done and job.printed:
             return {"printed": True, "bytes": len(data), "jobId": job.id}
         raise self._printer_error(job, waiting=not done)

@@ -54,3 +54,20 @@ def test_switching_printing_off_ends_waiting_jobs_as_dropped() -> None:
 
 def test_a_receipt_lives_minutes_not_an_hour() -> None:
     assert jobs.DEFAULT_TTL <= 300
+
+
+def test_only_a_job_whose_waiter_gave_up_is_reported_later() -> None:
+    import asyncio
+
+    printer = CapturePrinter()
+    none: Any = None
+    service = ReceiptService(Config(), printer, none, none, none, time.time)
+    told: list[dict[str, Any]] = []
+    service.notify = told.append
+    service.start()
+    try:
+        for n in range(20):  # printed while its waiter waits: answered once, by the call itself
+            assert asyncio.run(service._submit("balance", f"r{n}".encode(), contact_id="c"))["printed"]
+        assert told == []
+    finally:
+        service.stop()
