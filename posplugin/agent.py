@@ -153,6 +153,7 @@ class Agent:
             on_final=self._op_final,
             language=config.agent.language,
         )
+        self.outbox.on_change = self._queue_changed
         self.redemptions = RedemptionService(
             self.outbox,
             self.worker,
@@ -170,6 +171,7 @@ class Agent:
             self.cache,
             self.client,
             clock,
+            outbox=self.outbox,
         )
         self.point_shop = PointShopService(
             self.client,
@@ -288,6 +290,12 @@ class Agent:
         if recovered:
             log.warning("%d operation(s) were on the wire when the agent stopped; reconciling them", recovered)
         self._tasks.append(asyncio.create_task(self.worker.run_forever(), name="outbox-worker"))
+        loop = asyncio.get_running_loop()
+
+        def print_finished(data: dict[str, Any]) -> None:  # on the printer's thread
+            loop.call_soon_threadsafe(self.events.publish, "print", data)
+
+        self.receipts.notify = print_finished
         self.receipts.start()
         if not self.client.has_api_key:
             log.warning("no Engage API key set; run `posplugin secrets set engage-api-key`")
@@ -318,6 +326,14 @@ class Agent:
         self.events.publish("status", {"engage": state})
         if state == "online":
             self.worker.wake()
+
+    def _queue_changed(self) -> None:
+        """An op was added, retried or parked: open panels get the new queue count now, not at their next poll."""
+        if self.events.subscriber_count:
+            self._spawn(self._publish_queue())
+
+    async def _publish_queue(self) -> None:
+        self.events.publish("queue", await self.outbox.counts(self.options.clock()))
 
     def _op_final(self, op: Op) -> None:
         """Show the member's new vouchers on an open panel. Only when someone is watching, and once per member

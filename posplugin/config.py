@@ -65,6 +65,9 @@ class AgentConfig:
     store_id: str = ""
     till_id: str = ""
     language: str = field(default="sv", metadata=_check(lambda v: v in LANGUAGES, f"must be one of {LANGUAGES}"))
+    # The cashier panel empties itself this long after the last action (0 = never), so the next shopper does
+    # not read the previous one's name and points.
+    panel_idle_seconds: float = field(default=90.0, metadata=_check(lambda v: v >= 0, "must be >= 0 seconds"))
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,16 @@ class EngageStatus:
         self.last_error = ""
         self._on_change = on_change
         self._clock = clock
+        # When Engage last answered anything (monotonic): an idle till probes once it has heard nothing for an
+        # interval, so the panel learns of an outage before the next customer's scan does.
+        self._last_answer = time.monotonic()
 
     @property
     def is_offline(self) -> bool:
         return self.state == OFFLINE
 
     def record_success(self, latency: float | None = None) -> None:
+        self._last_answer = time.monotonic()
         self.consecutive_failures = 0
         if latency is not None:
             self.last_latency = latency
@@ -77,9 +81,9 @@ class EngageStatus:
             self._on_change(state)
 
     async def probe_forever(self, probe: Callable[[], Awaitable[float]], interval: float) -> None:
-        """Probe while offline or unknown; while online, real traffic keeps the state current."""
+        """Probe while offline or unknown, and while online when no real traffic answered for ``interval``."""
         while True:
-            if self.state != ONLINE:
+            if self.state != ONLINE or time.monotonic() - self._last_answer >= interval:
                 try:
                     self.record_success(await probe())
                 except EngageError as exc:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from .database import Database, transaction
 from .errors import AgentError
 from .secret_store import PIN_HASH, SecretStore
-from .texts import message
+from .texts import PIN_ATTEMPTS_LEFT, message
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_DIGITS, MAX_DIGITS = 4, 12
@@ -49,13 +49,26 @@ def verify_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(digest, _unb64(expected))
 
 
-def pin_problem(pin: str) -> str | None:
-    """Why a new PIN is not acceptable, or None."""
+PIN_PROBLEMS = {
+    "length": {
+        "en": f"the PIN must be {MIN_DIGITS}-{MAX_DIGITS} digits",
+        "sv": f"PIN-koden ska vara {MIN_DIGITS}-{MAX_DIGITS} siffror",
+    },
+    "guessable": {
+        "en": "the PIN is too easy to guess (all the same digit or a run)",
+        "sv": "PIN-koden är för lätt att gissa (samma siffra eller en följd)",
+    },
+}
+
+
+def pin_problem(pin: str, language: str = "en") -> str | None:
+    """Why a new PIN is not acceptable (in ``language``), or None."""
+    problem = None
     if not pin.isascii() or not pin.isdigit() or not MIN_DIGITS <= len(pin) <= MAX_DIGITS:
-        return f"the PIN must be {MIN_DIGITS}-{MAX_DIGITS} digits"
-    if len(set(pin)) == 1 or pin in "0123456789012" or pin in "9876543210987":
-        return "the PIN is too easy to guess (all the same digit or a run)"
-    return None
+        problem = "length"
+    elif len(set(pin)) == 1 or pin in "0123456789012" or pin in "9876543210987":
+        problem = "guessable"
+    return PIN_PROBLEMS[problem].get(language, PIN_PROBLEMS[problem]["en"]) if problem else None
 
 
 @dataclass(frozen=True)
@@ -145,14 +158,16 @@ class ManagerPin:
         if wait > 0:
             raise self._locked(wait)
         left = MAX_FAILURES - state.failures
-        raise AgentError(401, "wrong_pin", f"{message('wrong_pin', self.language)} ({left} left before a lockout)")
+        raise AgentError(
+            401, "wrong_pin", f"{message('wrong_pin', self.language)} ({attempts_left(left, self.language)})"
+        )
 
     async def change(self, old: str, new: str) -> None:
         await self.check(old)
         await self._store(new)
 
     async def _store(self, pin: str) -> None:
-        problem = pin_problem(pin)
+        problem = pin_problem(pin, self.language)
         if problem:
             raise AgentError(422, "invalid_pin", f"{message('invalid_pin', self.language)} ({problem})")
         hashed = await asyncio.get_running_loop().run_in_executor(None, hash_pin, pin)
@@ -162,6 +177,10 @@ class ManagerPin:
     def _locked(self, wait: float) -> AgentError:
         minutes = max(1, round(wait / 60))
         return AgentError(429, "pin_locked", f"{message('pin_locked', self.language)} ({minutes} min)")
+
+
+def attempts_left(left: int, language: str) -> str:
+    return (PIN_ATTEMPTS_LEFT.get(language) or PIN_ATTEMPTS_LEFT["en"]).format(left=left)
 
 
 def _b64(data: bytes) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,10 +35,28 @@ from .errors import AgentError
 from .events import EventBus
 from .member_cache import MemberCache
 from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
-from .texts import message, readable_description
+from .texts import message, readable_description, scan_problem
 
 log = logging.getLogger(__name__)
 NOT_FOUND_CODES = {"ContactNotFound", "InvalidContactId", "InvalidContact"}
+# Keys the cashier may search by explicitly (typed, not scanned): personal data, so never logged or cached.
+SEARCH_KEYS = ("email", "mobilePhone")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def search_value(key: str, raw: str) -> str | None:
+    """A typed e-mail address or phone number as Engage expects it, or None when it cannot be one."""
+    value = raw.strip()
+    if key == "email":
+        return value.lower() if len(value) <= 254 and _EMAIL.match(value) else None
+    phone = _PHONE_SEPARATORS.sub("", value)
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    return phone if _PHONE.match(phone) else None
+
+
 TX_FILTERS = {"all": "All", "active": "Active", "pending": "Pending"}
 
 
@@ -132,7 +151,10 @@ class MemberService:
             return parse_scan(raw, self.settings.scan_rules)
         except InvalidCode as exc:
             raise AgentError(
-                422, "invalid_code", f"{message('invalid_code', self.settings.language)} ({exc})"
+                422,
+                "invalid_code",
+                f"{message('invalid_code', self.settings.language)} "
+                f"({scan_problem(exc.problem, exc.limit, self.settings.language)})",
             ) from None
 
     async def identify(self, raw: str) -> dict[str, Any]:
@@ -144,6 +166,26 @@ class MemberService:
             log.info("identify %s …%s: %s", code.kind, code.value[-4:], exc.code)
             raise
         log.info("identify %s …%s: member %s (%s)", code.kind, code.value[-4:], view["contact"]["id"], view["source"])
+        return view
+
+    async def search(self, raw: str, key: str) -> dict[str, Any]:
+        """Find a member by e-mail or mobile phone the cashier typed. Online only: the cache keeps no index of
+        personal data. The log names the key, never the value."""
+        value = search_value(key, raw) if key in SEARCH_KEYS else None
+        if value is None:
+            raise self._error(422, f"invalid_{key}" if key in SEARCH_KEYS else "invalid_request")
+        if self.status.is_offline:
+            raise self._error(503, "engage_offline_search")
+        try:
+            contact_id = await self.lookup_contact_id(value, (key,), not_found="member_not_found_search")
+            view = await self._fetch_view(contact_id, code=None)
+        except AgentError as exc:
+            log.info("search by %s: %s", key, exc.code)
+            raise
+        except EngageError:
+            log.info("search by %s: Engage not answering", key)
+            raise self._error(503, "engage_offline_search") from None
+        log.info("search by %s: member %s", key, contact_id)
         return view
 
     async def _identify(self, code: ScanCode) -> dict[str, Any]:
@@ -210,9 +252,11 @@ class MemberService:
             return await self._fetch_view(contact_id, code=code)
         return await view
 
-    async def lookup_contact_id(self, value: str) -> str:
-        """The contactId for a scanned code, trying the configured lookup keys in order."""
-        for key in self.settings.lookup_keys:
+    async def lookup_contact_id(
+        self, value: str, keys: tuple[str, ...] | None = None, not_found: str = "member_not_found"
+    ) -> str:
+        """The contactId for a scanned code, trying the given (else the configured) lookup keys in order."""
+        for key in keys or self.settings.lookup_keys:
             try:
                 contact_id = await self.client.find_contact_id(key, value)
             except EngageHTTPError as exc:
@@ -227,7 +271,7 @@ class MemberService:
                 raise
             self.status.record_success()
             return contact_id
-        raise self._error(404, "member_not_found")
+        raise self._error(404, not_found)
 
     async def _fetch_view(self, contact_id: str, code: str | None) -> dict[str, Any]:
         results = await asyncio.gather(

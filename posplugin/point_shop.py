@@ -209,4 +209,4 @@ class PointShopService:
             "instructions": op.payload.get("instructions", ""),
             "qr": f"PS:{op.target_id}" if self.qr else "",
         }
-        return await self.receipts.print_point_shop(context)
+        return await self.receipts.print_point_shop(context, contact_id)

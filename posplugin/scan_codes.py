@@ -21,7 +21,13 @@ MAX_RAW = 4096
 
 
 class InvalidCode(ValueError):
-    """The scan cannot be a member code; the message is safe to show a cashier."""
+    """The scan cannot be a member code; the message is safe to show a cashier, ``problem`` names it for
+    translation (texts.SCAN_PROBLEMS)."""
+
+    def __init__(self, text: str, problem: str = "not_a_code", limit: int = 0) -> None:
+        super().__init__(text)
+        self.problem = problem
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -44,14 +50,14 @@ class ScanRules:
 def clean(raw: str, max_length: int = 256) -> str:
     """Drop control and format characters and AIM identifiers, trim white space."""
     if len(raw) > MAX_RAW:
-        raise InvalidCode("the scan is far too long to be a member code")
+        raise InvalidCode("the scan is far too long to be a member code", "too_long", MAX_RAW)
     text = unicodedata.normalize("NFKC", raw)
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
     text = AIM_PREFIX.sub("", text.strip()).strip()
     if not text:
-        raise InvalidCode("the scan was empty")
+        raise InvalidCode("the scan was empty", "empty")
     if len(text) > max_length:
-        raise InvalidCode(f"the scan is longer than {max_length} characters")
+        raise InvalidCode(f"the scan is longer than {max_length} characters", "too_long", max_length)
     return text
 
 
@@ -66,7 +72,7 @@ def parse_scan(raw: str, rules: ScanRules | None = None) -> ScanCode:
     if rules.strip_suffix and text.endswith(rules.strip_suffix):
         text = text[: -len(rules.strip_suffix)]
     if "://" in text or text.lower().startswith("www."):
-        raise InvalidCode("this QR code is a web link without a member id")
+        raise InvalidCode("this QR code is a web link without a member id", "web_link")
     if not text.isascii() or not CARD_RE.match(text):
         raise InvalidCode("this is not a member card or app code")
     return ScanCode("card", text)

@@ -20,6 +20,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sv": "Det här är inte ett medlemskort eller en app-kod. Skanna igen.",
     },
     "member_not_found": {"en": "No member found for this card.", "sv": "Ingen medlem hittades för kortet."},
+    "member_not_found_search": {
+        "en": "No member found with this phone number or e-mail.",
+        "sv": "Ingen medlem hittades med det telefonnumret eller den e-postadressen.",
+    },
+    "invalid_email": {"en": "This is not an e-mail address.", "sv": "Det här är inte en e-postadress."},
+    "invalid_mobilePhone": {
+        "en": "This is not a phone number (digits, optionally starting with +).",
+        "sv": "Det här är inte ett telefonnummer (siffror, gärna med + först).",
+    },
+    "engage_offline_search": {
+        "en": "Offline — searching by phone or e-mail needs a connection to the loyalty system.",
+        "sv": "Offline — sökning på telefon eller e-post kräver anslutning till bonussystemet.",
+    },
     "multiple_members": {
         "en": "The card matches more than one member. Ask for another id.",
         "sv": "Kortet matchar flera medlemmar. Be om annan legitimering.",
@@ -74,10 +87,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "printer_unknown": {"en": "The printer does not answer.", "sv": "Skrivaren svarar inte."},
     "printer_not_configured": {"en": "No printer is set up for this till.", "sv": "Ingen skrivare är inställd."},
     "printer_will_print": {
-        "en": "The receipt prints when the printer is ready (within an hour).",
-        "sv": "Kvittot skrivs ut när skrivaren är redo (inom en timme).",
+        "en": "It prints if the printer is ready within 2 minutes; otherwise it is dropped — print it again.",
+        "sv": "Det skrivs ut om skrivaren blir redo inom 2 minuter; annars slängs det — skriv ut igen.",
     },
     "nothing_to_reprint": {"en": "Nothing has been printed yet.", "sv": "Inget har skrivits ut ännu."},
+    "nothing_to_reprint_member": {
+        "en": "Nothing has been printed for this member yet.",
+        "sv": "Inget har skrivits ut för den här medlemmen ännu.",
+    },
     "voucher_not_found": {
         "en": "That voucher is not known for this member.",
         "sv": "Bonuschecken finns inte för medlemmen.",
@@ -117,6 +134,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sv": "Något gick fel i kassaagenten. Den körs vidare; försök igen.",
     },
 }
+
+
+# Why a scan is not a member code (scan_codes.InvalidCode.problem); {limit} is a length.
+SCAN_PROBLEMS: dict[str, dict[str, str]] = {
+    "too_long": {"en": "the scan is longer than {limit} characters", "sv": "skanningen är längre än {limit} tecken"},
+    "empty": {"en": "the scan was empty", "sv": "skanningen var tom"},
+    "web_link": {
+        "en": "this QR code is a web link without a member id",
+        "sv": "QR-koden är en webblänk utan medlems-id",
+    },
+    "not_a_code": {"en": "this is not a member card or app code", "sv": "inte ett medlemskort eller en app-kod"},
+}
+PIN_ATTEMPTS_LEFT = {"en": "{left} left before a lockout", "sv": "{left} försök kvar innan spärr"}
+
+
+def scan_problem(problem: str, limit: int, language: str) -> str:
+    texts = SCAN_PROBLEMS.get(problem) or SCAN_PROBLEMS["not_a_code"]
+    return (texts.get(language) or texts["en"]).format(limit=limit)
 
 
 def message(code: str, language: str) -> str:

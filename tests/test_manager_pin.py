@@ -50,3 +50,12 @@ def test_damaged_hashes_never_verify(stored: str) -> None:
 )
 def test_pin_rules(pin: str, ok: bool) -> None:
     assert (pin_problem(pin) is None) is ok
+
+
+def test_pin_messages_have_no_english_suffix_in_swedish() -> None:
+    from posplugin.manager_pin import attempts_left, pin_problem
+
+    assert attempts_left(3, "sv") == "3 försök kvar innan spärr"
+    assert attempts_left(3, "en") == "3 left before a lockout"
+    assert pin_problem("12", "sv") == "PIN-koden ska vara 4-12 siffror"
+    assert pin_problem("1111", "sv") == "PIN-koden är för lätt att gissa (samma siffra eller en följd)"

@@ -10,7 +10,7 @@ import json
 import random
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +129,13 @@ class OutboxStore:
         self._rng = random.Random()  # noqa: S311 - jitter, not a secret; own instance, not the global one
         self.max_attempts = max_attempts
         self.park_after = park_after_seconds
+        # Told after an op is added, retried or parked (the worker publishes its own transitions), so an open
+        # panel's queue count follows at once.
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     # ---- capture ---------------------------------------------------------------------------------------
 
@@ -189,7 +196,10 @@ class OutboxStore:
             )
             return _require(conn, op_id), True
 
-        return await self.db.run(lambda conn: transaction(conn, body))
+        op, created = await self.db.run(lambda conn: transaction(conn, body))
+        if created:
+            self._changed()
+        return op, created
 
     # ---- attempts --------------------------------------------------------------------------------------
 
@@ -403,7 +413,9 @@ class OutboxStore:
                 raise OpStateError(op, "retry")
             return _require(conn, op_id)
 
-        return await self.db.run(lambda conn: transaction(conn, body))
+        op = await self.db.run(lambda conn: transaction(conn, body))
+        self._changed()
+        return op
 
     async def park(self, op_id: str, now: float, reason: str = "parked_by_user") -> Op:
         def body(conn: sqlite3.Connection) -> Op:
@@ -416,7 +428,9 @@ class OutboxStore:
             )
             return _require(conn, op_id)
 
-        return await self.db.run(lambda conn: transaction(conn, body))
+        op = await self.db.run(lambda conn: transaction(conn, body))
+        self._changed()
+        return op
 
     async def resolve(self, op_id: str, note: str, now: float) -> Op:
         """A person settled a conflict or a parked op (e.g. checked Engage, gave goodwill points): the op ends
@@ -432,7 +446,9 @@ class OutboxStore:
             )
             return _require(conn, op_id)
 
-        return await self.db.run(lambda conn: transaction(conn, body))
+        op = await self.db.run(lambda conn: transaction(conn, body))
+        self._changed()
+        return op
 
 
 def _request(kind: str, target_id: str, contact_id: str, request: Mapping[str, Any] | None) -> dict[str, Any]:

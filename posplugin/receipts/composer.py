@@ -73,9 +73,14 @@ class ReceiptComposer:
             "member_number_masked": fmt.mask_number(str(contact.get("memberNumber") or "")),
         }
 
-    def voucher_context(self, view: Mapping[str, Any], voucher: Mapping[str, Any]) -> dict[str, Any]:
+    def voucher_context(
+        self, view: Mapping[str, Any], voucher: Mapping[str, Any], used: bool = False
+    ) -> dict[str, Any]:
+        """``used``: redeemed, or a redemption is on its way — the slip says so and carries no barcode."""
         value = voucher.get("value") or {}
         return {
+            "used": used,
+            "valid": not used,
             **self.base_context(),
             **self.member_context(view),
             "voucher_name": voucher.get("name", ""),

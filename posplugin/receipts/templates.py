@@ -33,7 +33,9 @@ VOUCHER = (
     Each("local_values", (Pair("", "{value}"),)),
     Pair("{t_valid_until}", "{voucher_expires}"),
     Feed(),
-    Barcode("{voucher_number}"),
+    # A used voucher must not scan at another till: its slip says so and has no barcode.
+    When("valid", (Barcode("{voucher_number}"),)),
+    When("used", (Text("{t_used}", align="center", bold=True, size="double"), Text("{t_used_note}", align="center"))),
     Text("{voucher_number}", align="center"),
     *FOOTER,
 )
@@ -98,6 +100,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "t_no_vouchers": "Inga bonuscheckar",
         "t_store": "Butik",
         "t_till": "Kassa",
+        "t_used": "INLÖST",
+        "t_used_note": "Gäller inte som betalning",
     },
     "en": {
         "t_voucher": "VOUCHER",
@@ -116,5 +120,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "t_no_vouchers": "No vouchers",
         "t_store": "Store",
         "t_till": "Till",
+        "t_used": "REDEEMED",
+        "t_used_note": "Not valid for payment",
     },
 }

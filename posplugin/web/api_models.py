@@ -256,6 +256,15 @@ class SaleEvent(Answer):
     state: OpState
 
 
+class PrintEvent(Answer):
+    """A print job that waited for the printer ended: printed late, or given up (the cashier is told)."""
+
+    jobId: int
+    kind: str
+    state: Literal["printed", "expired"]
+    contactId: str | None = None
+
+
 EVENT_MODELS: dict[str, type[Answer]] = {
     "hello": EngageStateEvent,
     "status": EngageStateEvent,
@@ -263,4 +272,6 @@ EVENT_MODELS: dict[str, type[Answer]] = {
     "member": MemberEvent,
     "op": OpView,
     "sale": SaleEvent,
+    "queue": QueueCounts,
+    "print": PrintEvent,
 }

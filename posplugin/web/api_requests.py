@@ -7,7 +7,7 @@ schema and by the server.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,15 @@ class Strict(BaseModel):
 
 class IdentifyBody(Strict):
     code: str = Field(min_length=1, max_length=4096, description="The raw scanned text")
+    lookupKey: Literal["email", "mobilePhone"] | None = Field(
+        default=None, description="search by this key (an e-mail or phone the cashier typed) instead of the scan rules"
+    )
+
+
+class ReprintBody(Strict):
+    contactId: MemberId | None = Field(
+        default=None, description="reprint only this member's last receipt (the member on screen)"
+    )
 
 
 class VoucherOpBody(Strict):

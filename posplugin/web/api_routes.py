@@ -38,6 +38,7 @@ from .api_requests import (
     PrintPurchaseBody,
     PrintVoucherBody,
     PurchaseBody,
+    ReprintBody,
     ResolveBody,
     VoucherId,
     VoucherOpBody,
@@ -74,7 +75,9 @@ a comment line `: keep-alive` comes every 15 s. Types and their data (schemas in
 - `scan` — a hardware scan was identified (or failed): `ScanEvent`
 - `member` — a member view fetched in the background: `MemberEvent`
 - `op` — an operation changed state: `OpView`
-- `sale` — a sale was captured: `SaleEvent`"""
+- `sale` — a sale was captured: `SaleEvent`
+- `queue` — the queue's counts changed (an op captured, retried, parked or resolved): `QueueCounts`
+- `print` — a print job that waited for the printer was printed or given up: `PrintEvent`"""
 
 # OpenAPI links: what an answer lets a client call next (schemathesis follows them in its stateful run).
 _OP_ID = {"opId": "$response.body#/opId"}
@@ -184,8 +187,12 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     member_lookup = ("invalid_code", "member_not_found", "multiple_members", "engage_offline", "engage_error")
     member_errors = (*member_lookup, "engage_auth")
 
-    @route("POST", "/identify", "identifyMember", "members", codes=member_errors)
+    search_errors = ("invalid_email", "invalid_mobilePhone", "member_not_found_search", "engage_offline_search")
+
+    @route("POST", "/identify", "identifyMember", "members", codes=(*member_errors, *search_errors))
     async def identify(body: IdentifyBody) -> MemberView:
+        if body.lookupKey is not None:
+            return answer(MemberView, await agent.members.search(body.code, body.lookupKey))
         return answer(MemberView, await agent.members.identify(body.code))
 
     @route("GET", "/members/{contactId}", "getMember", "members", path=True, codes=member_errors)
@@ -343,10 +350,15 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         return answer(PrintAnswer, await agent.receipts.print_balance(body.contactId))
 
     @route(
-        "POST", "/print/reprint", "reprintLast", "printing", inputs=False, codes=(*printer_errors, "nothing_to_reprint")
+        "POST",
+        "/print/reprint",
+        "reprintLast",
+        "printing",
+        codes=(*printer_errors, "nothing_to_reprint", "nothing_to_reprint_member"),
     )
-    async def reprint() -> PrintAnswer:
-        return answer(PrintAnswer, await agent.receipts.reprint())
+    async def reprint(body: ReprintBody | None = None) -> PrintAnswer:
+        contact = body.contactId if body is not None else None
+        return answer(PrintAnswer, await agent.receipts.reprint(contact))
 
     @route("POST", "/print/test", "printTestPage", "printing", inputs=False, codes=printer_errors)
     async def test_print() -> PrintAnswer:

@@ -91,6 +91,8 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
         page = _static_text("panel.html")
         page = page.replace("{{TOKEN}}", html.escape(agent.current_token(), quote=True))
         page = page.replace("{{LANG}}", html.escape(language)).replace("{{VERSION}}", __version__)
+        page = page.replace("{{IDLE_SECONDS}}", f"{agent.config.agent.panel_idle_seconds:g}")
+        page = page.replace("{{IDLE_SECONDS}}", f"{agent.config.agent.panel_idle_seconds:g}")
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     @app.get("/static/{name}", include_in_schema=False)

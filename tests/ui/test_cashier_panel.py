@@ -32,7 +32,7 @@ def test_typed_card_shows_member_then_offline_cache(page: Any, running: RunningA
     vouchers = page.locator("#vouchers li")
     expect(vouchers).to_have_count(2)
     expect(vouchers.nth(1)).to_contain_text("Bonuscheck 195 kr")
-    expect(vouchers.nth(1)).to_contain_text("SEK 195.00")
+    expect(vouchers.nth(1)).to_contain_text("195.00 SEK")  # as the receipt writes it
     expect(vouchers.nth(1)).to_contain_text("€19.50")
     expect(scan).to_be_focused()  # ready for the next scan
     shot(page, "panel-member")
