@@ -138,7 +138,9 @@ def test_following_the_links_answers_stay_what_the_document_says(running: Runnin
             case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
 
     run_state_machine_as_test(Scenario, settings=settings(BOUNDED, max_examples=50, stateful_step_count=8))
-    assert "POST /api/v1/vouchers/{voucherId}/redeem 200" in steps, [s for s in steps if "vouchers" in s]
+    # The link from a member to its first voucher was followed (each answer was checked against the document
+    # above; which one it is depends on what earlier scenarios left on the till, e.g. 409 voucher_busy).
+    assert any(step.startswith("POST /api/v1/vouchers/{voucherId}/redeem ") for step in steps), steps
     # An op's link was followed: its id came from an answer, so the call found the op (any answer but 404).
     assert any(
         step.startswith(("GET /api/v1/ops/", "POST /api/v1/ops/")) and not step.endswith(" 404") for step in steps
