@@ -76,20 +76,19 @@ def run(cmd: list[str], cwd: Path | None = None) -> None:
 
 def source_tree(version: str | None, work: Path) -> tuple[Path, str]:
     """The source to build, and its version. With ``version``, a copy with that version written in."""
-    current = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)
+    current = re.search(r'^__version__ = "([^"]+)"', (ROOT / "posplugin" / "__init__.py").read_text(), re.M)
     if current is None:
-        raise SystemExit("pyproject.toml has no version")
+        raise SystemExit("posplugin/__init__.py has no __version__")
     if version is None or version == current.group(1):
         return ROOT, current.group(1)
     if not re.fullmatch(r"\d+(\.\d+){1,3}([ab]\d+|rc\d+|\.post\d+|\.dev\d+)?", version):
         raise SystemExit(f"--version {version!r} is not a PEP 440 release version")
     copy = work / "src"
     shutil.copytree(ROOT, copy, ignore=SOURCE_IGNORE)
-    version_lines = (("pyproject.toml", r'^version = "[^"]+"'), ("posplugin/__init__.py", r'^__version__ = "[^"]+"'))
-    for rel, pattern in version_lines:
-        path = copy / rel
-        key = pattern.split(" ")[0].lstrip("^")
-        path.write_text(re.sub(pattern, f'{key} = "{version}"', path.read_text(), count=1, flags=re.M))
+    path = copy / "posplugin" / "__init__.py"  # the one version source (pyproject reads it)
+    path.write_text(
+        re.sub(r'^__version__ = "[^"]+"', f'__version__ = "{version}"', path.read_text(), count=1, flags=re.M)
+    )
     return copy, version
 
 

@@ -42,7 +42,7 @@ from .outbox.model import (
     Op,
 )
 from .outbox.point_adjustments import PointAdjustment
-from .outbox.point_shop import PointShopPurchase
+from .outbox.point_shop import PointShopPurchaseCall
 from .outbox.sale_receipts import SaleReceiptDelivery
 from .outbox.store import Backoff, OutboxStore
 from .outbox.vouchers import VoucherReactivate, VoucherRedeem
@@ -140,7 +140,7 @@ class Agent:
             {
                 VOUCHER_REDEEM: VoucherRedeem(self.client, self.status, clock, self._redeemed_by_another_op),
                 VOUCHER_REACTIVATE: VoucherReactivate(self.client, self.status, clock),
-                POINT_SHOP_PURCHASE: PointShopPurchase(self.client, self.status, clock),
+                POINT_SHOP_PURCHASE: PointShopPurchaseCall(self.client, self.status, clock),
                 SALE_RECEIPT: SaleReceiptDelivery(self.client, self.status, clock, self.members.lookup_contact_id),
                 POINT_ADJUSTMENT: PointAdjustment(self.client, self.status, clock, offline.point_settle_seconds),
             },

@@ -8,7 +8,7 @@ vocabulary (``api_state``): done, queued, rejected, conflict, parked.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,7 +147,6 @@ class Attempt:
 @dataclass(frozen=True)
 class Confirmed:
     detail: str = "confirmed"
-    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

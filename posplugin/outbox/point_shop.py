@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..engage import EngageError, EngageHTTPError, EngageServerError, PostResult
+from ..engage import EngageError, EngageHTTPError, EngageServerError
 from .engage_call import EngageCall
 from .model import Attempt, Confirmed, Conflict, Op, Outcome, Refused, Resend, Unknown
 
@@ -26,7 +26,7 @@ REASONS = {
 RETRYABLE = {"PromotionAssignmentError", "PointShopItemPurchaseProcessingTimedOut"}
 
 
-class PointShopPurchase(EngageCall):
+class PointShopPurchaseCall(EngageCall):
     retryable_codes = frozenset(RETRYABLE)
 
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
@@ -37,12 +37,10 @@ class PointShopPurchase(EngageCall):
                 return Conflict("purchase_id_taken")  # cannot happen with ids we make; a person should look
             return Refused(REASONS.get(exc.code or "", "invalid" if exc.status == 400 else f"engage_{exc.status}"))
 
-        def purchased(result: PostResult) -> Outcome:
-            body = result.body if isinstance(result.body, dict) else {}
-            return Confirmed("purchased", {"status": str(body.get("status") or "")})
-
         return await self._call(
-            lambda: self.client.purchase_point_shop_item(op.contact_id, op.target_id, item_id), purchased, refused
+            lambda: self.client.purchase_point_shop_item(op.contact_id, op.target_id, item_id),
+            lambda _: Confirmed("purchased"),
+            refused,
         )
 
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:

@@ -56,9 +56,6 @@ class ManagerSessions:
         if session_id:
             self._sessions.pop(session_id, None)
 
-    def drop_all(self) -> None:
-        self._sessions.clear()
-
     @staticmethod
     def csrf_ok(session: ManagerSession, supplied: str | None) -> bool:
         return bool(supplied) and hmac.compare_digest(session.csrf.encode(), (supplied or "").encode())
