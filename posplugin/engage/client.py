@@ -74,9 +74,16 @@ class EngageTimeouts:
 
 
 def user_agent(store_id: str, till_id: str, suffix: str = "") -> str:
+    """The User-Agent naming this till; always a valid header value, whatever the config's ids contain."""
     where = "/".join(x for x in (store_id, till_id) if x)
     agent = f"posplugin/{__version__}" + (f" ({where})" if where else "")
-    return f"{agent} {suffix}".strip()
+    return header_safe(f"{agent} {suffix}".strip())
+
+
+def header_safe(text: str) -> str:
+    """Printable ASCII as it is; anything else (``ö``, a line break) percent-encoded as UTF-8. A header value
+    must be ASCII without control characters, and ``Malmö C`` is a fine store name."""
+    return "".join(ch if " " <= ch <= "~" else quote(ch, safe="") for ch in text)
 
 
 class EngageClient:
@@ -99,7 +106,11 @@ class EngageClient:
         self.server_offset: float | None = None
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            headers={"User-Agent": agent, "Content-Type": "application/json", "Accept": "application/json"},
+            headers={
+                "User-Agent": header_safe(agent),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
             timeout=self.timeouts.short,
             transport=transport or httpx.AsyncHTTPTransport(retries=connect_retries),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
@@ -120,7 +131,7 @@ class EngageClient:
     def reconfigure(self, base_url: str, agent: str) -> None:
         """Point later requests at another Engage (settings page); requests in flight finish where they went."""
         self._http.base_url = httpx.URL(base_url.rstrip("/"))
-        self._http.headers["User-Agent"] = agent
+        self._http.headers["User-Agent"] = header_safe(agent)
 
     async def aclose(self) -> None:
         await self._http.aclose()
