@@ -20,6 +20,7 @@ from typing import Any
 from .engage import (
     Contact,
     EngageAuthError,
+    EngageBusy,
     EngageClient,
     EngageError,
     EngageHTTPError,
@@ -260,6 +261,8 @@ class MemberService:
         task.add_done_callback(self._finish_background)
 
     def _note(self, exc: EngageError) -> None:
+        if isinstance(exc, EngageBusy):
+            return
         if isinstance(exc, TRANSPORT_FAILURES):
             self.status.record_failure(exc)
         else:
@@ -268,13 +271,15 @@ class MemberService:
     def _translate(self, exc: EngageError) -> EngageError | AgentError:
         if isinstance(exc, EngageAuthError):
             return self._error(502, "engage_auth")
-        if isinstance(exc, TRANSPORT_FAILURES):
+        if isinstance(exc, (*TRANSPORT_FAILURES, EngageBusy)):
             return exc  # the caller falls back to the cache
         return self._error(502, "engage_error")
 
     async def _from_cache_or_fail(self, contact_id: str | None, exc: EngageError) -> dict[str, Any]:
         cached = await self.cache.get(contact_id) if contact_id else None
         if cached is None:
+            if isinstance(exc, EngageBusy) and not self.status.is_offline:
+                raise self._error(503, "engage_busy") from None
             if isinstance(exc, TRANSPORT_FAILURES) or self.status.is_offline:
                 raise self._error(503, "engage_offline") from None
             raise self._error(502, "engage_error") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, replace_section
-from .engage import EngageAuthError, EngageError
+from .engage import EngageAuthError, EngageBadResponse, EngageError, EngageHTTPError
 from .errors import AgentError
 from .secret_store import ENGAGE_API_KEY, SecretStoreError, mask_secret
 from .texts import message
@@ -163,6 +163,12 @@ class SettingsService:
             latency = await client.probe()
         except EngageAuthError as exc:
             result.update(reachable=True, keyValid=False, message=f"Engage refused the API key (HTTP {exc.status})")
+        except EngageBadResponse as exc:
+            # A redirect or an HTML page: something answered, but not Engage (portal, proxy, wrong address).
+            self.agent.status.record_failure(exc)
+            result.update(reachable=False, keyValid=None, message=f"this address does not answer like Engage: {exc}")
+        except EngageHTTPError as exc:
+            result.update(reachable=True, keyValid=None, message=f"Engage answered with an error: {exc}")
         except EngageError as exc:
             self.agent.status.record_failure(exc)
             result.update(reachable=False, keyValid=None, message=f"Engage did not answer usefully: {exc}")

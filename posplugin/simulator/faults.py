@@ -12,7 +12,9 @@ Kinds and what the client sees:
 - ``reset_after_commit`` the request is processed and committed, then the connection is reset
 - ``blackhole``          the request is read and never answered (held ``delay`` s, default 120)
 - ``rate_limit``         429 with ``Retry-After: delay`` (default 1)
-- ``garbage``            200 with ``body`` (default an HTML page) instead of JSON
+- ``garbage``            200 with ``body`` (default an HTML page) instead of JSON; nothing is processed
+- ``redirect``           ``status`` (302 unless set to a 3xx) to another site, as a captive portal or a proxy's block
+                         page answers; nothing is processed
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ KINDS = (
     "blackhole",
     "rate_limit",
     "garbage",
+    "redirect",
 )
 
 
