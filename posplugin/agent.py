@@ -43,6 +43,7 @@ from .outbox.model import (
 from .outbox.point_adjustments import PointAdjustment
 from .outbox.point_shop import PointShopPurchase
 from .outbox.sale_receipts import SaleReceiptDelivery
+from .outbox.steady_clock import SteadyClock
 from .outbox.store import Backoff, OutboxStore
 from .outbox.vouchers import VoucherReactivate, VoucherRedeem
 from .outbox.worker import OutboxWorker, till_rate
@@ -65,6 +66,9 @@ class AgentOptions:
 
     engage_transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], float] = time.time
+    # Schedules and pacing (outbox backoff, rate limiter, "too old"); a separate seam so tests can step the wall
+    # clock and see that nothing waits or parks because of it.
+    monotonic: Callable[[], float] = time.monotonic
 
 
 class Agent:
@@ -133,6 +137,7 @@ class Agent:
             offline.max_attempts,
             offline.park_after_hours * 3600,
             Backoff(offline.retry_min_seconds, offline.retry_max_seconds),
+            SteadyClock(clock, self.options.monotonic),
         )
         self.worker = OutboxWorker(
             self.outbox,
@@ -150,6 +155,7 @@ class Agent:
             rate=till_rate(offline.max_requests_per_second, offline.tills_sharing_key),
             server_offset=lambda: self.client.server_offset,
             on_final=self._op_final,
+            monotonic=self.options.monotonic,
         )
         self.redemptions = RedemptionService(
             self.outbox,

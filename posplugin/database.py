@@ -75,6 +75,13 @@ MIGRATIONS: tuple[str, ...] = (
         lockouts     INTEGER NOT NULL
     );
     """,
+    """
+    CREATE TABLE schedule_clock (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        steady REAL NOT NULL,
+        wall   REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -1,6 +1,10 @@
 """The outbox in SQLite. Every change is one ``BEGIN IMMEDIATE`` transaction on the database thread, committed
 with ``synchronous=FULL`` before the caller hears about it: capture is on disk before the POS is told anything,
 and an attempt row is on disk before its request goes on the wire.
+
+``next_attempt_at`` and ``park_deadline`` are on the schedule clock (``steady_clock``), not the wall clock, so a
+wall-clock step neither freezes the queue nor parks it as too old; the ``now`` the callers pass is the wall
+clock and only stamps rows (created, updated, attempt times).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .model import (
     Resend,
     Unknown,
 )
+from .steady_clock import SteadyClock
 
 BACKOFF_MIN = 10.0
 BACKOFF_MAX = 300.0
@@ -104,9 +109,15 @@ def _require(conn: sqlite3.Connection, op_id: str) -> Op:
 
 class OutboxStore:
     def __init__(
-        self, db: Database, max_attempts: int, park_after_seconds: float, backoff: Backoff | None = None
+        self,
+        db: Database,
+        max_attempts: int,
+        park_after_seconds: float,
+        backoff: Backoff | None = None,
+        schedule: SteadyClock | None = None,
     ) -> None:
         self.db = db
+        self.schedule = schedule or SteadyClock(time.time, time.monotonic)
         self.backoff = backoff or Backoff()
         self._rng = random.Random()  # noqa: S311 - jitter, not a secret; own instance, not the global one
         self.max_attempts = max_attempts
@@ -143,6 +154,7 @@ class OutboxStore:
                 ).fetchone()
                 if live is not None:
                     raise TargetBusy(Op.from_row(live))
+            steady = self.schedule.persist(conn)
             conn.execute(
                 "INSERT INTO ops(op_id, kind, target_id, contact_id, payload, state, reason, reported_queued, offline,"
                 " next_attempt_at, park_deadline, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -156,8 +168,8 @@ class OutboxStore:
                     reason,
                     int(reported_queued),
                     int(offline),
-                    now,
-                    now + self.park_after,
+                    steady,
+                    steady + self.park_after,
                     now,
                     now,
                 ),
@@ -213,7 +225,8 @@ class OutboxStore:
                     (now, _describe(outcome), http_status, server_offset, op_id, attempt),
                 )
             state, reason, parked_from = step.state, step.reason, None
-            if state in LIVE_STATES and (op.attempts >= self.max_attempts or now >= op.park_deadline):
+            steady = self.schedule.persist(conn)
+            if state in LIVE_STATES and (op.attempts >= self.max_attempts or steady >= op.park_deadline):
                 parked_from = state
                 reason = "too_many_attempts" if op.attempts >= self.max_attempts else "too_old"
                 state = PARKED
@@ -221,7 +234,7 @@ class OutboxStore:
             conn.execute(
                 "UPDATE ops SET state = ?, reason = ?, parked_from = ?, backoff = ?, next_attempt_at = ?,"
                 " updated_at = ? WHERE op_id = ?",
-                (state, reason, parked_from, delay, now + delay, now, op_id),
+                (state, reason, parked_from, delay, steady + delay, now, op_id),
             )
             return _require(conn, op_id)
 
@@ -254,22 +267,27 @@ class OutboxStore:
     async def get(self, op_id: str) -> Op | None:
         return await self.db.run(lambda conn: _row(conn, op_id))
 
-    async def due(self, now: float, limit: int, exclude: set[str]) -> list[Op]:
+    def is_due(self, op: Op) -> bool:
+        return op.next_attempt_at <= self.schedule.now() + 0.001
+
+    async def due(self, limit: int, exclude: set[str]) -> list[Op]:
         def read(conn: sqlite3.Connection) -> list[Op]:
             rows = conn.execute(
                 "SELECT * FROM ops WHERE state IN (?, ?) AND next_attempt_at <= ? ORDER BY created_at LIMIT ?",
-                (CAPTURED, UNKNOWN, now, limit + len(exclude)),
+                (CAPTURED, UNKNOWN, self.schedule.read(conn), limit + len(exclude)),
             ).fetchall()
             return [op for op in (Op.from_row(r) for r in rows) if op.op_id not in exclude][:limit]
 
         return await self.db.run(read)
 
-    async def next_due_at(self) -> float | None:
+    async def next_due_in(self) -> float | None:
+        """Seconds until the next op is due (negative when overdue); ``None`` with nothing waiting."""
+
         def read(conn: sqlite3.Connection) -> float | None:
             row = conn.execute(
                 "SELECT min(next_attempt_at) FROM ops WHERE state IN (?, ?)", (CAPTURED, UNKNOWN)
             ).fetchone()
-            return float(row[0]) if row and row[0] is not None else None
+            return float(row[0]) - self.schedule.read(conn) if row and row[0] is not None else None
 
         return await self.db.run(read)
 
@@ -345,7 +363,7 @@ class OutboxStore:
             cursor = conn.execute(
                 "UPDATE ops SET state = ?, reason = 'agent_stopped', next_attempt_at = ?, updated_at = ? "
                 "WHERE state = ?",
-                (UNKNOWN, now, now, SENDING),
+                (UNKNOWN, self.schedule.persist(conn), now, SENDING),
             )
             return cursor.rowcount
 
@@ -356,14 +374,15 @@ class OutboxStore:
 
         def body(conn: sqlite3.Connection) -> Op:
             op = _require(conn, op_id)
+            steady = self.schedule.persist(conn)
             if op.state == PARKED:
                 conn.execute(
                     "UPDATE ops SET state = ?, reason = NULL, parked_from = NULL, next_attempt_at = ?,"
                     " park_deadline = ?, attempts = 0, updated_at = ? WHERE op_id = ?",
-                    (op.parked_from or UNKNOWN, now, now + self.park_after, now, op_id),
+                    (op.parked_from or UNKNOWN, steady, steady + self.park_after, now, op_id),
                 )
             elif op.state in (CAPTURED, UNKNOWN):
-                conn.execute("UPDATE ops SET next_attempt_at = ?, updated_at = ? WHERE op_id = ?", (now, now, op_id))
+                conn.execute("UPDATE ops SET next_attempt_at = ?, updated_at = ? WHERE op_id = ?", (steady, now, op_id))
             return _require(conn, op_id)
 
         return await self.db.run(lambda conn: transaction(conn, body))

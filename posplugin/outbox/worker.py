@@ -10,6 +10,7 @@ import asyncio
 import functools
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -90,6 +91,7 @@ class OutboxWorker:
         rate: float = 10.0,
         server_offset: Callable[[], float | None] = lambda: None,
         on_final: Callable[[Op], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.executors = executors
@@ -97,7 +99,8 @@ class OutboxWorker:
         self.events = events
         self.clock = clock
         self.concurrency = concurrency
-        self.limiter = RateLimiter(rate, clock)
+        # Pacing is on the monotonic clock: a wall-clock step must not hold a request for the size of the step.
+        self.limiter = RateLimiter(rate, monotonic)
         self.server_offset = server_offset
         self.on_final = on_final
         self._inflight: dict[str, asyncio.Task[Op]] = {}
@@ -149,14 +152,14 @@ class OutboxWorker:
         free = self.concurrency - len(self._inflight)
         if free <= 0:
             return
-        for op in await self.store.due(self.clock(), free, set(self._inflight)):
+        for op in await self.store.due(free, set(self._inflight)):
             self.kick(op.op_id, paced=True)
 
     async def _sleep_for(self) -> float:
-        due = await self.store.next_due_at()
-        if due is None:
+        due_in = await self.store.next_due_in()
+        if due_in is None:
             return IDLE_POLL
-        return min(IDLE_POLL, max(0.02, due - self.clock()))
+        return min(IDLE_POLL, max(0.02, due_in))
 
     def _done(self, op_id: str, task: asyncio.Task[Op]) -> None:
         if self._inflight.get(op_id) is task:
@@ -178,7 +181,7 @@ class OutboxWorker:
         op = await self._require(op_id)
         if op.state == UNKNOWN:
             op = await self._reconcile(op, paced)
-        if op.state == CAPTURED and op.next_attempt_at <= self.clock() + 0.001:
+        if op.state == CAPTURED and self.store.is_due(op):
             op = await self._send(op, paced)
             if op.state == UNKNOWN:
                 op = await self._reconcile(op, paced)
