@@ -111,15 +111,15 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
         same_origin(request)
         json_only(request)
         await agent.pin.set_first(body.pin)
-        agent.redactor.add_secret(body.pin)
+        agent.redactor.add_secret(body.pin)  # only a PIN that is now the PIN: guesses are not secrets
         return logged_in(sessions.create(), {"pinSet": True})
 
     @router.post("/login")
     async def login(request: Request, body: PinBody) -> JSONResponse:
         same_origin(request)
         json_only(request)
-        agent.redactor.add_secret(body.pin)
         await agent.pin.check(body.pin)
+        agent.redactor.add_secret(body.pin)  # verified: an unauthenticated guess must not become a "secret"
         return logged_in(sessions.create())
 
     @router.post("/logout")
@@ -132,9 +132,8 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
 
     @router.post("/pin/change", dependencies=needs_manager)
     async def pin_change(body: PinChangeBody) -> dict[str, Any]:
-        agent.redactor.add_secret(body.current)
-        agent.redactor.add_secret(body.new)
         await agent.pin.change(body.current, body.new)
+        agent.redactor.add_secret(body.new)
         return {"changed": True}
 
     @router.get("/state", dependencies=needs_manager)
