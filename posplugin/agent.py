@@ -236,23 +236,30 @@ class Agent:
     def settings_file(self) -> Path:
         return self.config_path or self.paths.data_dir / "config.toml"
 
-    async def save_config(self, new: Config) -> list[str]:
-        """Write ``new`` to the config file, then apply it. Returns the changed keys that need a restart."""
+    async def save_config(self, new: Config, api_key: str | None = None) -> list[str]:
+        """Write ``new`` to the config file, then apply it. Returns the changed keys that need a restart.
+        ``api_key`` replaces the Engage key together with the address (the settings page requires one when
+        the address changes, so a PIN holder cannot point the agent, and its key, at their own server)."""
         path = self.settings_file()
         await asyncio.get_running_loop().run_in_executor(None, write_config, path, new)
-        return await self.apply_config(new)
+        return await self.apply_config(new, api_key)
 
-    async def apply_config(self, new: Config) -> list[str]:
+    async def apply_config(self, new: Config, api_key: str | None = None) -> list[str]:
         old, self.config = self.config, new
         restart: list[str] = []
-        if (old.engage.base_url, old.agent.store_id, old.agent.till_id) != (
+        if api_key is not None:
+            self.redactor.add_secret(api_key)
+            self.secrets.set(ENGAGE_API_KEY, api_key)
+            self.api_key = api_key
+        if api_key is not None or (old.engage.base_url, old.agent.store_id, old.agent.till_id) != (
             new.engage.base_url,
             new.agent.store_id,
             new.agent.till_id,
         ):
             agent_name = user_agent(new.agent.store_id, new.agent.till_id, new.engage.user_agent_suffix)
-            self.client.reconfigure(new.engage.base_url, agent_name)
+            self.client.reconfigure(new.engage.base_url, agent_name, api_key)
             self.status.mark_unknown()
+            self.worker.wake()
         if (old.printer, old.receipt, old.agent.store_id, old.agent.till_id) != (
             new.printer,
             new.receipt,

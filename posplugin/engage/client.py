@@ -152,8 +152,11 @@ class EngageClient:
     def set_api_key(self, api_key: str | None) -> None:
         self._api_key = api_key
 
-    def reconfigure(self, base_url: str, agent: str) -> None:
-        """Point later requests at another Engage (settings page); requests in flight finish where they went."""
+    def reconfigure(self, base_url: str, agent: str, api_key: str | None = None) -> None:
+        """Point later requests at another Engage (settings page); requests in flight finish where they went.
+        A new address comes with its key in the same step, so no request carries the old key to it."""
+        if api_key is not None:
+            self._api_key = api_key
         self._http.base_url = httpx.URL(base_url.rstrip("/"))
         self._http.headers["User-Agent"] = header_safe(agent)
 

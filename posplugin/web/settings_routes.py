@@ -35,6 +35,9 @@ class PinChangeBody(BaseModel):
 class SectionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     values: dict[str, Any]
+    apiKey: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="required with a new Engage address"
+    )
 
 
 class ApiKeyBody(BaseModel):
@@ -142,7 +145,7 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
 
     @router.post("/sections/{section}", dependencies=needs_manager)
     async def save_section(section: str, body: SectionBody) -> dict[str, Any]:
-        result = await settings.save(section, body.values)
+        result = await settings.save(section, body.values, body.apiKey)
         if section == "api":
             policy.allowed_origins = frozenset(agent.config.api.allowed_origins)
         return {**result, "state": settings.view()}
