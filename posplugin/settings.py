@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .config import ConfigError, replace_section
 from .engage import EngageAuthError, EngageBadResponse, EngageError, EngageHTTPError
 from .errors import AgentError
+from .printer_target import check_printer_target
 from .secret_store import ENGAGE_API_KEY, SecretStoreError, mask_secret
 from .texts import message
 
@@ -124,6 +125,7 @@ class SettingsService:
         config = self.agent.config
         try:
             new = replace_section(config, section, **values)
+            check_printer_target(new, self.agent.paths, self.agent.settings_file())
         except ConfigError as exc:
             raise self._error(422, "invalid_setting", str(exc).removeprefix(f"{config.source}: ")) from None
         before = getattr(config, section)
