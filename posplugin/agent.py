@@ -127,6 +127,8 @@ class Agent:
                 ),
                 cashier_deadline=config.engage.cashier_deadline,
                 language=config.agent.language,
+                # The short read timeout, for the whole lookup rather than for each chunk of it.
+                engage_deadline=max(config.engage.read_timeout, config.engage.cashier_deadline),
             ),
             clock=self.options.clock,
         )

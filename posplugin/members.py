@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from .engage import (
     Contact,
@@ -24,6 +24,7 @@ from .engage import (
     EngageClient,
     EngageError,
     EngageHTTPError,
+    EngageNoAnswer,
     Money,
     PointAccount,
     PointTransaction,
@@ -35,6 +36,8 @@ from .events import EventBus
 from .member_cache import MemberCache
 from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
 from .texts import message, readable_description
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 NOT_FOUND_CODES = {"ContactNotFound", "InvalidContactId", "InvalidContact"}
@@ -101,6 +104,7 @@ class MemberSettings:
     scan_rules: ScanRules
     cashier_deadline: float
     language: str
+    engage_deadline: float = 10.0  # seconds for a whole live lookup, however Engage dribbles its answer
 
 
 class MemberService:
@@ -151,20 +155,31 @@ class MemberService:
         if self.status.is_offline:
             return await self._from_cache_or_fail(await self.cache.contact_for_code(code.value), EngageError("offline"))
         # The card lookup goes on the wire first; the local lookup of a remembered contactId overlaps it.
-        lookup = asyncio.create_task(self._lookup(code.value))
+        lookup = asyncio.create_task(self._bounded(self._lookup(code.value)))
         try:
             known_id = await self.cache.contact_for_code(code.value)
         except BaseException:
             lookup.cancel()
             raise
-        live = asyncio.create_task(self._identify_card(code.value, lookup, known_id))
+        live = asyncio.create_task(self._bounded(self._identify_card(code.value, lookup, known_id)))
         return await self._answer(live, known_id)
 
     async def member(self, contact_id: str) -> dict[str, Any]:
         if self.status.is_offline:
             return await self._from_cache_or_fail(contact_id, EngageError("offline"))
-        live = asyncio.create_task(self._fetch_view(contact_id, code=None))
+        live = asyncio.create_task(self._bounded(self._fetch_view(contact_id, code=None)))
         return await self._answer(live, contact_id)
+
+    async def _bounded(self, work: Coroutine[Any, Any, T]) -> T:
+        """The whole of a lookup within ``engage_deadline``: httpx's read timeout is per chunk, so an Engage (or
+        a proxy) that trickles its answer would otherwise hold the cashier for minutes. Lookups are GETs,
+        so abandoning one is safe."""
+        try:
+            return await asyncio.wait_for(work, self.settings.engage_deadline)
+        except TimeoutError:
+            exc = EngageNoAnswer(f"Engage did not finish answering within {self.settings.engage_deadline:g} s")
+            self.status.record_failure(exc)
+            raise exc from None
 
     async def _answer(self, live: asyncio.Task[dict[str, Any]], known_id: str | None) -> dict[str, Any]:
         """Wait for the live view up to the cashier deadline; past it, a cached view answers instead and the

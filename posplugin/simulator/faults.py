@@ -13,6 +13,8 @@ Kinds and what the client sees:
 - ``blackhole``          the request is read and never answered (held ``delay`` s, default 120)
 - ``rate_limit``         429 with ``Retry-After: delay`` (default 1)
 - ``garbage``            200 with ``body`` (default an HTML page) instead of JSON; nothing is processed
+- ``trickle``            200 JSON whose body arrives one byte every ``delay`` s (default 0.5): each read is quick, the
+                         answer takes minutes (a per-read timeout never fires)
 - ``redirect``           ``status`` (302 unless set to a 3xx) to another site, as a captive portal or a proxy's block
                          page answers; nothing is processed
 """
@@ -36,6 +38,7 @@ KINDS = (
     "rate_limit",
     "garbage",
     "redirect",
+    "trickle",
 )
 
 
