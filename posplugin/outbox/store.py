@@ -370,12 +370,17 @@ class OutboxStore:
         return await self.db.run(lambda conn: transaction(conn, body))
 
     async def retry(self, op_id: str, now: float) -> Op:
-        """A person asks to try again: a parked op resumes where it was parked (UNKNOWN still reconciles first)."""
+        """A person asks to try again: a parked op resumes where it was parked (UNKNOWN still reconciles first).
+        An op stuck in SENDING (its answer could not be written) becomes UNKNOWN: reconciled, never re-sent
+        blindly; the worker never runs an op twice at once, so this is safe even if its request is still out."""
 
         def body(conn: sqlite3.Connection) -> Op:
             op = _require(conn, op_id)
             steady = self.schedule.persist(conn)
-            if op.state == PARKED:
+            if op.state == SENDING:
+                _sending_to_unknown(conn, op_id, now, "retried_by_user")
+                conn.execute("UPDATE ops SET next_attempt_at = ? WHERE op_id = ?", (steady, op_id))
+            elif op.state == PARKED:
                 conn.execute(
                     "UPDATE ops SET state = ?, reason = NULL, parked_from = NULL, next_attempt_at = ?,"
                     " park_deadline = ?, attempts = 0, updated_at = ? WHERE op_id = ?",
@@ -390,6 +395,9 @@ class OutboxStore:
     async def park(self, op_id: str, now: float, reason: str = "parked_by_user") -> Op:
         def body(conn: sqlite3.Connection) -> Op:
             op = _require(conn, op_id)
+            if op.state == SENDING:  # may have reached Engage: parked as unknown, for a person to settle
+                _sending_to_unknown(conn, op_id, now, reason)
+                op = _require(conn, op_id)
             if op.state in (CAPTURED, UNKNOWN):
                 conn.execute(
                     "UPDATE ops SET state = ?, parked_from = ?, reason = ?, updated_at = ? WHERE op_id = ?",
@@ -398,6 +406,14 @@ class OutboxStore:
             return _require(conn, op_id)
 
         return await self.db.run(lambda conn: transaction(conn, body))
+
+
+def _sending_to_unknown(conn: sqlite3.Connection, op_id: str, now: float, reason: str) -> None:
+    conn.execute(
+        "UPDATE attempts SET finished_at = ?, outcome = ? WHERE op_id = ? AND finished_at IS NULL",
+        (now, f"unknown:{reason}", op_id),
+    )
+    conn.execute("UPDATE ops SET state = ?, reason = ?, updated_at = ? WHERE op_id = ?", (UNKNOWN, reason, now, op_id))
 
 
 def _describe(outcome: Outcome) -> str:

@@ -10,8 +10,9 @@ import asyncio
 import functools
 import logging
 import random
+import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from ..engage_status import EngageStatus
@@ -21,6 +22,7 @@ from .store import OutboxStore
 
 log = logging.getLogger(__name__)
 IDLE_POLL = 1.0
+WRITE_RETRY_FIRST, WRITE_RETRY_MAX = 0.05, 5.0  # seconds between attempts to record an answer
 
 
 class Executor(Protocol):
@@ -207,8 +209,12 @@ class OutboxWorker:
             self.limiter.rate_limited(outcome.retry_after or 1.0)
         else:
             self.limiter.succeeded()
-        updated = await self.store.apply(
-            op.op_id, outcome, self.clock(), attempt=number, server_offset=self.server_offset(), http_status=status
+        updated = await self._record(
+            op.op_id,
+            outcome,
+            lambda: self.store.apply(
+                op.op_id, outcome, self.clock(), attempt=number, server_offset=self.server_offset(), http_status=status
+            ),
         )
         self._publish(updated)
         return updated
@@ -217,9 +223,22 @@ class OutboxWorker:
         if paced:
             await self.limiter.acquire()
         outcome = await self.executors[op.kind].reconcile(op, await self.store.attempts(op.op_id))
-        updated = await self.store.apply(op.op_id, outcome, self.clock())
+        updated = await self._record(op.op_id, outcome, lambda: self.store.apply(op.op_id, outcome, self.clock()))
         self._publish(updated)
         return updated
+
+    async def _record(self, op_id: str, outcome: Outcome, write: Callable[[], Awaitable[Op]]) -> Op:
+        """Write what Engage answered, however long the database refuses ("database is locked", disk full):
+        the answer exists only in memory until then. Meanwhile the op shows SENDING, and a person's Retry or
+        Park acts on it (the store treats it as unknown); a stop leaves it to start-up recovery."""
+        delay = WRITE_RETRY_FIRST
+        while True:
+            try:
+                return await write()
+            except (sqlite3.Error, OSError) as exc:
+                log.error("op %s: could not record %s (%s); retrying in %.1f s", op_id, outcome, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(WRITE_RETRY_MAX, delay * 2)
 
     def _publish(self, op: Op) -> None:
         self.events.publish("op", op.to_json())
