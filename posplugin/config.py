@@ -72,7 +72,29 @@ def _label(max_length: int) -> Callable[[Any], bool]:
 
 def _origin(value: Any) -> bool:
     parts = urlsplit(str(value))
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.path in ("", "/") and not parts.query
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        return False
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return False
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    return True
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_origin(value: str) -> str:
+    """An origin as browsers send it in ``Origin``: lower case, no trailing slash, no default port. Without
+    this, ``https://POS.example/`` passes validation and never matches."""
+    parts = urlsplit(value.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != DEFAULT_PORTS.get(scheme) else "")
 
 
 @dataclass(frozen=True)
@@ -113,7 +135,10 @@ class EngageConfig:
 class ApiConfig:
     allowed_origins: list[str] = field(
         default_factory=list,
-        metadata=_check(lambda v: all(_origin(o) for o in v), "must be origins like http://pos.local:3000"),
+        metadata={
+            **_check(lambda v: all(_origin(o) for o in v), "must be origins like http://pos.local:3000"),
+            "normalise": lambda v: list(dict.fromkeys(normalise_origin(o) for o in v)),
+        },
     )
     max_body_bytes: int = field(default=65536, metadata=_check(_positive, "must be > 0"))
 
@@ -242,6 +267,9 @@ def _build_section(cls: type[Any], section: str, values: Mapping[str, Any], sour
             predicate, message = check
             if not predicate(kwargs[key]):
                 raise ConfigError(f"{where} = {value!r}: {message}")
+        normalise = known[key].metadata.get("normalise")
+        if normalise is not None:
+            kwargs[key] = normalise(kwargs[key])
     return cls(**kwargs)
 
 

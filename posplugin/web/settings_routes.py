@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,7 +78,7 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
         if not request.headers.get("content-type", "").startswith("application/json"):
             raise fail(415, "unsupported_media_type")
 
-    def manager(request: Request) -> ManagerSession:
+    def manager(request: Request, response: Response) -> ManagerSession:
         same_origin(request)
         session = sessions.get(request.cookies.get(COOKIE))
         if session is None:
@@ -87,6 +87,8 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
             json_only(request)
             if not sessions.csrf_ok(session, request.headers.get("x-csrf-token")):
                 raise fail(403, "csrf_failed")
+        # Sliding idle expiry: the server slid the session, so the browser's cookie must slide with it.
+        response.headers["set-cookie"] = cookie_header(session)
         return session
 
     def logged_in(session: ManagerSession, body: dict[str, Any] | None = None) -> JSONResponse:
