@@ -1,5 +1,8 @@
 """Where a file printer may write: never onto the agent's own files, nor onto a file that is not a printer's.
 
+Refused: anything inside the data or log folder (except the default capture ``printer.bin`` in the data folder),
+the config file and its backup, and any existing file that is not printer output or a device.
+
 A test print appends bytes to ``[printer] file_path``; pointed at ``secrets.json``, the database or the config it
 would corrupt them. One rule, used by the loader's callers (``run``, ``config check``) and the settings page.
 """
@@ -23,12 +26,17 @@ def printer_file_problem(path: Path, paths: AgentPaths, config_file: Path | None
     data, logs = _resolved(paths.data_dir), _resolved(paths.log_dir)
     if target == data / OWN_CAPTURE:
         return None
-    folders = [("data", data), ("log", logs)]
-    if config_file is not None:
-        folders.append(("config", _resolved(config_file).parent))
-    for name, folder in folders:
+    for name, folder in (("data", data), ("log", logs)):
         if target == folder or folder in target.parents:
             return f"is inside the agent's {name} folder {folder}"
+    if config_file is not None:
+        # The config folder may be shared (a test or demo folder); what must never be hit is the config itself,
+        # its backup and the settings page's temporary files.
+        config = _resolved(config_file)
+        if target in (config, config.with_name(config.name + ".bak")) or (
+            target.parent == config.parent and target.name.startswith(".config-")
+        ):
+            return f"is the agent's config file or its backup ({config})"
     try:
         info = target.stat()
     except FileNotFoundError:

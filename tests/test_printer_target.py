@@ -19,7 +19,8 @@ from tests.test_settings_api import login, post
 def test_paths_inside_the_agents_folders_are_refused(tmp_path: Path) -> None:
     paths = AgentPaths(tmp_path / "data", tmp_path / "logs")
     config = tmp_path / "etc" / "config.toml"
-    for bad in (paths.secrets_file, paths.database, paths.log_file, config, tmp_path / "data" / "sub" / "x.bin"):
+    backup = config.with_name("config.toml.bak")
+    for bad in (paths.secrets_file, paths.database, paths.log_file, config, backup, tmp_path / "data" / "sub" / "x"):
         assert printer_file_problem(bad, paths, config) is not None, bad
     assert printer_file_problem(tmp_path / "data" / "printer.bin", paths, config) is None  # the default capture
     assert printer_file_problem(tmp_path / "captures" / "till.bin", paths, config) is None
