@@ -84,7 +84,8 @@ class PinGuard:
         return self.remaining(await self.state())
 
     def remaining(self, state: GuardState) -> float:
-        return max(0.0, state.locked_until - self._clock())
+        # Never longer than the longest lockout: a wall clock stepped back (NTP at boot) must not lock for days.
+        return max(0.0, min(MAX_LOCKOUT_SECONDS, state.locked_until - self._clock()))
 
     async def record_failure(self) -> GuardState:
         now = self._clock()

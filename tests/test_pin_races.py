@@ -78,3 +78,21 @@ def test_login_guesses_do_not_become_redaction_secrets(running: RunningAgent) ->
     secrets = running.agent.redactor._secrets
     assert not set(guesses) & secrets
     assert PIN in secrets
+
+
+def test_a_wall_clock_stepped_back_does_not_lock_for_days(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+
+    async def main() -> float:
+        db = Database(tmp_path / "db.sqlite3")
+        db.open()
+        guard = PinGuard(db, lambda: now[0])
+        try:
+            for _ in range(MAX_FAILURES):
+                await guard.record_failure()
+            now[0] -= 86400  # NTP corrects a clock that ran a day ahead
+            return await guard.locked_for()
+        finally:
+            db.close()
+
+    assert asyncio.run(main()) <= manager_pin.MAX_LOCKOUT_SECONDS

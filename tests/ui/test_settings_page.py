@@ -112,6 +112,24 @@ def test_set_the_api_key_and_see_only_its_last_four_characters(page: Any, agent_
     shot(page, "settings-engage")
 
 
+def test_a_new_engage_address_is_saved_only_with_its_key(
+    page: Any, running: RunningAgent, sim: EngageSimulator
+) -> None:
+    set_up_pin(page, running)
+    other = sim.url.replace("127.0.0.1", "localhost")
+    page.fill("#engage-base_url", other)
+    page.click("#save-engage")
+    expect(page.locator("#engage-message")).to_contain_text("needs its API key")
+    assert running.agent.config.engage.base_url == sim.url
+    page.fill("#api-key", API_KEY)
+    page.click("#save-engage")
+    expect(page.locator("#engage-message")).not_to_contain_text("needs its API key")
+    wait_for(lambda: running.agent.config.engage.base_url == other)
+    expect(page.locator("#api-key")).to_have_value("")
+    page.click("#test-connection")
+    expect(page.locator("#engage-message")).to_contain_text("Connected, the key is valid")
+
+
 def test_retry_a_parked_op_from_the_queue_section(page: Any, agent_factory: Any, sim: EngageSimulator) -> None:
     running = agent_factory(offline={**FAST, "max_attempts": 2}, engage={"breaker_failures": 50})
     sim.faults.add(FaultRule("error", method="POST", path="/redeem$", times=None, status=500))
