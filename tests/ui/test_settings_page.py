@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from posplugin.manager_pin import MAX_FAILURES
@@ -112,6 +113,7 @@ def test_set_the_api_key_and_see_only_its_last_four_characters(page: Any, agent_
     shot(page, "settings-engage")
 
 
+@pytest.mark.browser
 def test_a_new_engage_address_is_saved_only_with_its_key(
     page: Any, running: RunningAgent, sim: EngageSimulator
 ) -> None:
