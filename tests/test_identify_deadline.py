@@ -31,3 +31,15 @@ def test_a_trickled_member_fetch_is_bounded_too(agent_factory: Any, sim: EngageS
         answer = http.get(f"/api/v1/members/{contact}")
     assert time.monotonic() - started < 3.0
     assert answer.status_code == 503
+
+
+def test_a_full_connection_pool_is_busy_not_offline(agent_factory: Any) -> None:
+    def pool_full(request: httpx.Request) -> httpx.Response:
+        raise httpx.PoolTimeout("no free connection", request=request)
+
+    running: RunningAgent = agent_factory(options={"engage_transport": httpx.MockTransport(pool_full)})
+    with running.client() as http:
+        for _ in range(5):
+            answer = http.post("/api/v1/identify", json={"code": "1000001"})
+            assert answer.status_code == 503 and answer.json()["error"]["code"] == "engage_busy"
+    assert running.agent.status.state != "offline"
