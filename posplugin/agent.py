@@ -44,6 +44,7 @@ from .outbox.model import (
 from .outbox.point_adjustments import PointAdjustment
 from .outbox.point_shop import PointShopPurchaseCall
 from .outbox.sale_receipts import SaleReceiptDelivery
+from .outbox.steady_clock import SteadyClock
 from .outbox.store import Backoff, OutboxStore
 from .outbox.vouchers import VoucherReactivate, VoucherRedeem
 from .outbox.worker import OutboxWorker, till_rate
@@ -66,6 +67,9 @@ class AgentOptions:
 
     engage_transport: httpx.AsyncBaseTransport | None = None
     clock: Callable[[], float] = time.time
+    # Schedules and pacing (outbox backoff, rate limiter, "too old"); a separate seam so tests can step the wall
+    # clock and see that nothing waits or parks because of it.
+    monotonic: Callable[[], float] = time.monotonic
 
 
 class Agent:
@@ -124,6 +128,8 @@ class Agent:
                 ),
                 cashier_deadline=config.engage.cashier_deadline,
                 language=config.agent.language,
+                # The short read timeout, for the whole lookup rather than for each chunk of it.
+                engage_deadline=max(config.engage.read_timeout, config.engage.cashier_deadline),
             ),
             clock=self.options.clock,
         )
@@ -134,6 +140,7 @@ class Agent:
             offline.max_attempts,
             offline.park_after_hours * 3600,
             Backoff(offline.retry_min_seconds, offline.retry_max_seconds),
+            SteadyClock(clock, self.options.monotonic),
         )
         self.worker = OutboxWorker(
             self.outbox,
@@ -152,6 +159,7 @@ class Agent:
             server_offset=lambda: self.client.server_offset,
             on_final=self._op_final,
             language=config.agent.language,
+            monotonic=self.options.monotonic,
         )
         self.outbox.on_change = self._queue_changed
         self.redemptions = RedemptionService(
@@ -234,23 +242,30 @@ class Agent:
     def settings_file(self) -> Path:
         return self.config_path or self.paths.data_dir / "config.toml"
 
-    async def save_config(self, new: Config) -> list[str]:
-        """Write ``new`` to the config file, then apply it. Returns the changed keys that need a restart."""
+    async def save_config(self, new: Config, api_key: str | None = None) -> list[str]:
+        """Write ``new`` to the config file, then apply it. Returns the changed keys that need a restart.
+        ``api_key`` replaces the Engage key together with the address (the settings page requires one when
+        the address changes, so a PIN holder cannot point the agent, and its key, at their own server)."""
         path = self.settings_file()
         await asyncio.get_running_loop().run_in_executor(None, write_config, path, new)
-        return await self.apply_config(new)
+        return await self.apply_config(new, api_key)
 
-    async def apply_config(self, new: Config) -> list[str]:
+    async def apply_config(self, new: Config, api_key: str | None = None) -> list[str]:
         old, self.config = self.config, new
         restart: list[str] = []
-        if (old.engage.base_url, old.agent.store_id, old.agent.till_id) != (
+        if api_key is not None:
+            self.redactor.add_secret(api_key)
+            self.secrets.set(ENGAGE_API_KEY, api_key)
+            self.api_key = api_key
+        if api_key is not None or (old.engage.base_url, old.agent.store_id, old.agent.till_id) != (
             new.engage.base_url,
             new.agent.store_id,
             new.agent.till_id,
         ):
             agent_name = user_agent(new.agent.store_id, new.agent.till_id, new.engage.user_agent_suffix)
-            self.client.reconfigure(new.engage.base_url, agent_name)
+            self.client.reconfigure(new.engage.base_url, agent_name, api_key)
             self.status.mark_unknown()
+            self.worker.wake()
         if (old.printer, old.receipt, old.agent.store_id, old.agent.till_id) != (
             new.printer,
             new.receipt,

@@ -20,6 +20,7 @@ import platformdirs
 from . import __version__
 from .config import Config, ConfigError, config_from_mapping, load_config, replace_section
 from .paths import APP_NAME, AgentPaths, resolve_paths
+from .printer_target import check_printer_target
 from .secret_store import (
     API_TOKEN,
     IMPORT_FOLDER,
@@ -164,6 +165,7 @@ def prepare_server(config_path: Path | None, save_to: Path) -> Any:
 
     config = load_config(config_path)
     paths = resolve_paths(config)
+    check_printer_target(config, paths, config_path)
     paths.ensure()
     redactor = configure_logging(paths.log_file)
     _require_free_port(config.agent.port)
@@ -514,6 +516,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     config = _load(args)
+    check_printer_target(config, resolve_paths(config), Path(config.source) if config.source != "<defaults>" else None)
     if args.action == "check":
         print(f"{config.source}: ok")
         return 0

@@ -11,6 +11,7 @@ import dataclasses
 import tomllib
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ PRINTER_BACKENDS = ("file", "usb", "serial", "network", "win32raw", "none")
 SCANNER_BACKENDS = ("none", "serial", "evdev")
 SCANNER_FRAMINGS = ("CR", "LF", "CRLF", "gap")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+UNPRINTABLE = ("Cc", "Cf", "Cs", "Zl", "Zp")  # control, format, surrogate, line and paragraph separators
+LABEL_RULE = "at most {n} characters, no line breaks, tabs or other control characters, no leading/trailing space"
 
 
 class ConfigError(ValueError):
@@ -52,9 +55,46 @@ def _engage_url(value: Any) -> bool:
     return parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
 
 
+def _label(max_length: int) -> Callable[[Any], bool]:
+    """Ids and names that end up in HTTP headers, receipts and logs: any letters (``Malmö C``), but no control
+    or format characters (a newline would split a header or forge a log line) and a bounded length."""
+
+    def check(value: Any) -> bool:
+        text = str(value)
+        return (
+            len(text) <= max_length
+            and text == text.strip()
+            and not any(unicodedata.category(ch) in UNPRINTABLE for ch in text)
+        )
+
+    return check
+
+
 def _origin(value: Any) -> bool:
     parts = urlsplit(str(value))
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and parts.path in ("", "/") and not parts.query
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        return False
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return False
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    return True
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_origin(value: str) -> str:
+    """An origin as browsers send it in ``Origin``: lower case, no trailing slash, no default port. Without
+    this, ``https://POS.example/`` passes validation and never matches."""
+    parts = urlsplit(value.strip())
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != DEFAULT_PORTS.get(scheme) else "")
 
 
 @dataclass(frozen=True)
@@ -62,8 +102,8 @@ class AgentConfig:
     port: int = field(default=8765, metadata=_check(_port, "must be a TCP port 1-65535"))
     data_dir: str = ""
     log_dir: str = ""
-    store_id: str = ""
-    till_id: str = ""
+    store_id: str = field(default="", metadata=_check(_label(64), LABEL_RULE.format(n=64)))
+    till_id: str = field(default="", metadata=_check(_label(64), LABEL_RULE.format(n=64)))
     language: str = field(default="sv", metadata=_check(lambda v: v in LANGUAGES, f"must be one of {LANGUAGES}"))
     # The cashier panel empties itself this long after the last action (0 = never), so the next shopper does
     # not read the previous one's name and points.
@@ -88,7 +128,7 @@ class EngageConfig:
         default=75.0, metadata=_check(lambda v: v >= 60, "must be >= 60 seconds (vendor guidance for redeem)")
     )
     connect_retries: int = field(default=1, metadata=_check(lambda v: 0 <= v <= 5, "must be 0-5"))
-    user_agent_suffix: str = ""
+    user_agent_suffix: str = field(default="", metadata=_check(_label(100), LABEL_RULE.format(n=100)))
     cashier_deadline: float = field(default=2.5, metadata=_check(_positive, "must be > 0 seconds"))
     breaker_failures: int = field(default=3, metadata=_check(lambda v: v >= 1, "must be >= 1"))
     probe_interval: float = field(default=10.0, metadata=_check(_positive, "must be > 0 seconds"))
@@ -98,7 +138,10 @@ class EngageConfig:
 class ApiConfig:
     allowed_origins: list[str] = field(
         default_factory=list,
-        metadata=_check(lambda v: all(_origin(o) for o in v), "must be origins like http://pos.local:3000"),
+        metadata={
+            **_check(lambda v: all(_origin(o) for o in v), "must be origins like http://pos.local:3000"),
+            "normalise": lambda v: list(dict.fromkeys(normalise_origin(o) for o in v)),
+        },
     )
     max_body_bytes: int = field(default=65536, metadata=_check(_positive, "must be > 0"))
 
@@ -228,6 +271,9 @@ def _build_section(cls: type[Any], section: str, values: Mapping[str, Any], sour
             predicate, message = check
             if not predicate(kwargs[key]):
                 raise ConfigError(f"{where} = {value!r}: {message}")
+        normalise = known[key].metadata.get("normalise")
+        if normalise is not None:
+            kwargs[key] = normalise(kwargs[key])
     return cls(**kwargs)
 
 

@@ -73,7 +73,7 @@ def write_config(path: Path, config: Config) -> Path | None:
     reread = config_from_mapping(tomllib.loads(text), source=str(path))
     if dataclasses.replace(reread, source=config.source) != config:
         raise ConfigError(f"{path}: the written config would not read back the same; nothing was changed")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     made_backup: Path | None = None
     if path.exists():
         shutil.copy2(path, backup)

@@ -8,11 +8,14 @@ WAL with ``synchronous=FULL``: a commit is on disk when ``run`` returns, which i
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
+
+from .private_files import ensure_private_file
 
 T = TypeVar("T")
 
@@ -82,6 +85,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ops ADD COLUMN note TEXT;
     ALTER TABLE ops ADD COLUMN resolved_at REAL;
     """,
+    """
+    CREATE TABLE schedule_clock (
+        id     INTEGER PRIMARY KEY CHECK (id = 1),
+        steady REAL NOT NULL,
+        wall   REAL NOT NULL
+    );
+    """,
 )
 
 
@@ -91,10 +101,15 @@ class DatabaseError(RuntimeError):
 
 def open_connection(path: Path) -> sqlite3.Connection:
     """Open, tune, check and migrate. Used by the database thread and by offline CLI commands."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_file(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
     try:
         _prepare(conn, path)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if _not_writable(path) or "readonly" in str(exc) or "unable to open" in str(exc):
+            raise DatabaseError(_permission_problem(path)) from None
+        raise DatabaseError(f"{path}: cannot open the database ({exc})") from None
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise DatabaseError(f"{path}: not a usable posplugin database ({exc}); restore it from a backup") from None
@@ -102,6 +117,53 @@ def open_connection(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _check_file(path: Path) -> None:
+    """Problems SQLite would hide or misname: an empty file (it would silently start an empty queue) and a
+    folder or file this user may not write (which is not damage, and needs no backup)."""
+    if path.parent.exists() and _not_writable(path):
+        raise DatabaseError(_permission_problem(path))
+    if path.exists():
+        if path.stat().st_size == 0 and not Path(f"{path}-wal").exists():
+            raise DatabaseError(
+                f"{path}: the database file is empty (0 bytes), so the queue it held is gone; restore it from a "
+                "backup, or delete the file to start with an empty queue"
+            )
+        return
+    try:
+        _create(path)
+    except PermissionError:
+        raise DatabaseError(_permission_problem(path)) from None
+
+
+def _create(path: Path) -> None:
+    """A new database is built under a temporary name and renamed into place once migrated: the real name
+    never holds a zero-length file, so an empty one can only mean a database that lost its content. It is
+    0600 from the start, and SQLite gives its -wal and -shm files the same mode."""
+    building = path.with_name(path.name + ".new")
+    for stale in (building, Path(f"{building}-wal"), Path(f"{building}-shm")):
+        stale.unlink(missing_ok=True)
+    ensure_private_file(building)
+    conn = sqlite3.connect(building, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        migrate(conn)
+    finally:
+        conn.close()
+    os.replace(building, path)
+
+
+def _not_writable(path: Path) -> bool:
+    folder = path.parent
+    return not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK))
+
+
+def _permission_problem(path: Path) -> str:
+    return (
+        f"{path}: this user may not write the database or its folder {path.parent} (the database is not damaged); "
+        "check the folder's owner and permissions"
+    )
 
 
 def _prepare(conn: sqlite3.Connection, path: Path) -> None:

@@ -11,7 +11,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from .engage import EngageBadResponse, EngageError, EngageNoAnswer, EngageServerError, EngageUnreachable
+from .engage import (
+    EngageBadResponse,
+    EngageBusy,
+    EngageError,
+    EngageNoAnswer,
+    EngageServerError,
+    EngageUnreachable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,8 @@ class EngageStatus:
         self._set(ONLINE)
 
     def record_failure(self, error: BaseException) -> None:
+        if isinstance(error, EngageBusy):
+            return  # our own connection pool was full: nothing was sent, nothing learnt about Engage
         if not isinstance(error, TRANSPORT_FAILURES):
             self.record_success()
             return

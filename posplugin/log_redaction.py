@@ -14,6 +14,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from .private_files import PrivateRotatingFileHandler
+
 EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-])[A-Za-z0-9.-]*\.([A-Za-z]{2,})")
 GUID = re.compile(r"\b([0-9a-fA-F]{8})-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # Digit runs of 7+ (optionally with spaces/dashes, a leading +): phones, SSNs, card and voucher numbers.
@@ -24,6 +26,22 @@ QUIET_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "hpack")
 def mask_digits(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     return "*" * (len(digits) - 4) + digits[-4:]
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str, pattern: re.Pattern[str] = CONTROL) -> str:
+    """Control characters as visible escapes: a newline in an Engage error message (or a scanned code) must
+    not start a forged log line, and an escape sequence must not repaint a terminal."""
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+    def visible(match: re.Match[str]) -> str:
+        ch = match.group(0)
+        return named.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}")
+
+    return pattern.sub(visible, text)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -51,11 +69,14 @@ class RedactingFilter(logging.Filter):
             text = record.getMessage()
         except (TypeError, ValueError):
             text = str(record.msg)
-        record.msg = redact(text, self._secrets)
+        record.msg = escape_controls(redact(text, self._secrets))
         record.args = None
         if record.exc_info:
             formatted = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact(formatted, self._secrets)
+            # A traceback is several lines by nature: they stay lines, but indented under the record, so a
+            # newline inside an exception's message cannot start a line that looks like a record of its own.
+            lines = escape_controls(redact(formatted, self._secrets), CONTROL_BUT_NEWLINE).split("\n")
+            record.exc_text = "\n".join(lines[:1] + ["  " + line for line in lines[1:]])
             record.exc_info = None
         return True
 
@@ -68,9 +89,7 @@ def configure_logging(log_file: Path | None, level: int = logging.INFO) -> Redac
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handlers.append(
-            logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
-        )
+        handlers.append(PrivateRotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

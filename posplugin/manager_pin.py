@@ -97,7 +97,8 @@ class PinGuard:
         return self.remaining(await self.state())
 
     def remaining(self, state: GuardState) -> float:
-        return max(0.0, state.locked_until - self._clock())
+        # Never longer than the longest lockout: a wall clock stepped back (NTP at boot) must not lock for days.
+        return max(0.0, min(MAX_LOCKOUT_SECONDS, state.locked_until - self._clock()))
 
     async def record_failure(self) -> GuardState:
         now = self._clock()
@@ -131,6 +132,7 @@ class ManagerPin:
         self._secrets = secret_store
         self.guard = guard
         self.language = language
+        self._verifying = asyncio.Lock()
 
     @property
     def is_set(self) -> bool:
@@ -142,18 +144,23 @@ class ManagerPin:
         await self._store(pin)
 
     async def check(self, pin: str) -> None:
-        """Raise unless ``pin`` is right and no lockout is running. A wrong PIN counts towards the lockout."""
+        """Raise unless ``pin`` is right and no lockout is running.
+
+        One verification at a time, and each attempt is counted (durably) *before* it is verified, then
+        forgiven if it was right: a burst of parallel guesses gets at most ``MAX_FAILURES`` evaluations before
+        the lockout, and killing the agent mid-verification never saves a guess from being counted."""
         stored = self._secrets.get(PIN_HASH)
         if not stored:
             raise AgentError(409, "pin_not_set", message("pin_not_set", self.language))
-        wait = await self.guard.locked_for()
-        if wait > 0:
-            raise self._locked(wait)
-        ok = await asyncio.get_running_loop().run_in_executor(None, verify_pin, pin, stored)
-        if ok:
-            await self.guard.reset()
-            return
-        state = await self.guard.record_failure()
+        async with self._verifying:
+            wait = await self.guard.locked_for()
+            if wait > 0:
+                raise self._locked(wait)
+            state = await self.guard.record_failure()
+            ok = await asyncio.get_running_loop().run_in_executor(None, verify_pin, pin, stored)
+            if ok:
+                await self.guard.reset()
+                return
         wait = self.guard.remaining(state)
         if wait > 0:
             raise self._locked(wait)

@@ -12,18 +12,20 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from .engage import (
     Contact,
     EngageAuthError,
+    EngageBusy,
     EngageClient,
     EngageError,
     EngageHTTPError,
+    EngageNoAnswer,
     Money,
     PointAccount,
     PointTransaction,
@@ -36,6 +38,8 @@ from .events import EventBus
 from .member_cache import MemberCache
 from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
 from .texts import message, readable_description, scan_problem
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 NOT_FOUND_CODES = {"ContactNotFound", "InvalidContactId", "InvalidContact"}
@@ -121,6 +125,7 @@ class MemberSettings:
     scan_rules: ScanRules
     cashier_deadline: float
     language: str
+    engage_deadline: float = 10.0  # seconds for a whole live lookup, however Engage dribbles its answer
 
 
 class MemberService:
@@ -194,21 +199,32 @@ class MemberService:
         if self.status.is_offline:
             return await self._from_cache_or_fail(await self.cache.contact_for_code(code.value), EngageError("offline"))
         # The card lookup goes on the wire first; the local lookup of a remembered contactId overlaps it.
-        lookup = asyncio.create_task(self.lookup_contact_id(code.value))
+        lookup = asyncio.create_task(self._bounded(self.lookup_contact_id(code.value)))
         try:
             known_id = await self.cache.contact_for_code(code.value)
         except BaseException:
             lookup.cancel()
             raise
-        live = asyncio.create_task(self._identify_card(code.value, lookup, known_id))
+        live = asyncio.create_task(self._bounded(self._identify_card(code.value, lookup, known_id)))
         return await self._answer(live, known_id)
 
     async def member(self, contact_id: str) -> dict[str, Any]:
         contact_id = checked_guid(contact_id, "contactId", self.settings.language)
         if self.status.is_offline:
             return await self._from_cache_or_fail(contact_id, EngageError("offline"))
-        live = asyncio.create_task(self._fetch_view(contact_id, code=None))
+        live = asyncio.create_task(self._bounded(self._fetch_view(contact_id, code=None)))
         return await self._answer(live, contact_id)
+
+    async def _bounded(self, work: Coroutine[Any, Any, T]) -> T:
+        """The whole of a lookup within ``engage_deadline``: httpx's read timeout is per chunk, so an Engage (or
+        a proxy) that trickles its answer would otherwise hold the cashier for minutes. Lookups are GETs,
+        so abandoning one is safe."""
+        try:
+            return await asyncio.wait_for(work, self.settings.engage_deadline)
+        except TimeoutError:
+            exc = EngageNoAnswer(f"Engage did not finish answering within {self.settings.engage_deadline:g} s")
+            self.status.record_failure(exc)
+            raise exc from None
 
     async def _answer(self, live: asyncio.Task[dict[str, Any]], known_id: str | None) -> dict[str, Any]:
         """Wait for the live view up to the cashier deadline; past it, a cached view answers instead and the
@@ -308,6 +324,8 @@ class MemberService:
         task.add_done_callback(self._finish_background)
 
     def _note(self, exc: EngageError) -> None:
+        if isinstance(exc, EngageBusy):
+            return
         if isinstance(exc, TRANSPORT_FAILURES):
             self.status.record_failure(exc)
         else:
@@ -316,13 +334,15 @@ class MemberService:
     def _translate(self, exc: EngageError) -> EngageError | AgentError:
         if isinstance(exc, EngageAuthError):
             return self._error(502, "engage_auth")
-        if isinstance(exc, TRANSPORT_FAILURES):
+        if isinstance(exc, (*TRANSPORT_FAILURES, EngageBusy)):
             return exc  # the caller falls back to the cache
         return self._error(502, "engage_error")
 
     async def _from_cache_or_fail(self, contact_id: str | None, exc: EngageError) -> dict[str, Any]:
         cached = await self.cache.get(contact_id) if contact_id else None
         if cached is None:
+            if isinstance(exc, EngageBusy) and not self.status.is_offline:
+                raise self._error(503, "engage_busy") from None
             if isinstance(exc, TRANSPORT_FAILURES) or self.status.is_offline:
                 raise self._error(503, "engage_offline") from None
             raise self._error(502, "engage_error") from None

@@ -51,6 +51,12 @@ class FileBackend:
             raw = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
+        except UnicodeDecodeError:
+            raise SecretStoreError(
+                f"{self.path}: secrets file is corrupt (not text); restore it or set the secrets again"
+            ) from None
+        except OSError as exc:
+            raise SecretStoreError(f"{self.path}: cannot read the secrets file ({exc.strerror})") from None
         try:
             data = json.loads(raw)
         except json.JSONDecodeError:

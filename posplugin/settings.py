@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, replace_section
-from .engage import EngageAuthError, EngageError
+from .engage import EngageAuthError, EngageBadResponse, EngageError, EngageHTTPError
 from .errors import AgentError
+from .printer_target import check_printer_target
 from .secret_store import ENGAGE_API_KEY, SecretStoreError, mask_secret
 from .texts import message
 
@@ -114,7 +115,7 @@ class SettingsService:
 
     # ---- changing --------------------------------------------------------------------------------------
 
-    async def save(self, section: str, values: dict[str, Any]) -> dict[str, Any]:
+    async def save(self, section: str, values: dict[str, Any], api_key: str | None = None) -> dict[str, Any]:
         allowed = EDITABLE.get(section)
         if allowed is None:
             raise self._error(404, "invalid_setting", f"no section [{section}] on this page")
@@ -124,15 +125,22 @@ class SettingsService:
         config = self.agent.config
         try:
             new = replace_section(config, section, **values)
+            check_printer_target(new, self.agent.paths, self.agent.settings_file())
         except ConfigError as exc:
             raise self._error(422, "invalid_setting", str(exc).removeprefix(f"{config.source}: ")) from None
         before = getattr(config, section)
         changed = {k: (getattr(before, k), v) for k, v in dataclasses.asdict(getattr(new, section)).items()}
         changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
+        key = self._checked_key(api_key) if api_key is not None else None
+        if section == "engage" and "base_url" in changed and key is None:
+            # The key is write-only; without this, a PIN holder could send it to any server of theirs.
+            raise self._error(422, "api_key_required")
         if not changed:
+            if key is not None:
+                return {**self.set_api_key(key), "saved": False, "changed": [], "restartNeeded": []}
             return {"saved": False, "changed": [], "restartNeeded": []}
         try:
-            restart = await self.agent.save_config(new)
+            restart = await self.agent.save_config(new, key)
         except (OSError, ConfigError) as exc:
             log.error("settings: could not write %s: %s", self.agent.settings_file(), exc)
             raise self._error(500, "config_not_writable", type(exc).__name__) from None
@@ -140,10 +148,14 @@ class SettingsService:
             log.info("settings: [%s] %s changed from %r to %r", section, key, old_value, new_value)
         return {"saved": True, "changed": sorted(changed), "restartNeeded": restart}
 
-    def set_api_key(self, value: str) -> dict[str, Any]:
+    def _checked_key(self, value: str) -> str:
         value = value.strip()
-        if not value or len(value) > MAX_API_KEY_LENGTH or any(ch.isspace() for ch in value):
+        if not value or len(value) > MAX_API_KEY_LENGTH or any(ch.isspace() or not ch.isprintable() for ch in value):
             raise self._error(422, "invalid_setting", "an API key is one word without spaces")
+        return value
+
+    def set_api_key(self, value: str) -> dict[str, Any]:
+        value = self._checked_key(value)
         try:
             self.agent.set_api_key(value)
         except SecretStoreError as exc:
@@ -163,6 +175,12 @@ class SettingsService:
             latency = await client.probe()
         except EngageAuthError as exc:
             result.update(reachable=True, keyValid=False, message=f"Engage refused the API key (HTTP {exc.status})")
+        except EngageBadResponse as exc:
+            # A redirect or an HTML page: something answered, but not Engage (portal, proxy, wrong address).
+            self.agent.status.record_failure(exc)
+            result.update(reachable=False, keyValid=None, message=f"this address does not answer like Engage: {exc}")
+        except EngageHTTPError as exc:
+            result.update(reachable=True, keyValid=None, message=f"Engage answered with an error: {exc}")
         except EngageError as exc:
             self.agent.status.record_failure(exc)
             result.update(reachable=False, keyValid=None, message=f"Engage did not answer usefully: {exc}")

@@ -45,6 +45,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The loyalty system answered with an error. Try again.",
         "sv": "Bonussystemet svarade med ett fel. Försök igen.",
     },
+    "api_key_required": {
+        "en": "A new Engage address needs its API key: enter the key for that address and save again.",
+        "sv": "En ny Engage-adress kräver sin API-nyckel: ange nyckeln för adressen och spara igen.",
+    },
+    "engage_busy": {
+        "en": "Busy — too many lookups at once. Scan again in a moment.",
+        "sv": "Upptaget — för många sökningar samtidigt. Skanna igen om en stund.",
+    },
     "engage_auth": {
         "en": "The loyalty system refused the API key. Ask the store manager to check the settings.",
         "sv": "Bonussystemet godkände inte API-nyckeln. Be butikschefen kontrollera inställningarna.",

@@ -47,3 +47,31 @@ def test_filter_applies_to_args_and_exceptions(tmp_path: Path) -> None:
     assert "*********0014" in text and "ValueError" in text
     assert "contacts/2b4fff30" not in text  # httpx INFO lines are silenced
     logging.getLogger().handlers.clear()
+
+
+def test_a_newline_in_a_logged_value_cannot_forge_a_line(tmp_path: Path) -> None:
+    log_file = tmp_path / "agent.log"
+    configure_logging(log_file)
+    log = logging.getLogger("posplugin.test")
+    forged = "Unauthorized\nERROR posplugin.agent: the API key was replaced\x1b[2J"
+    log.warning("Engage answered %s", forged)
+    try:
+        raise ValueError("boom\r\nINFO posplugin: forged")
+    except ValueError:
+        log.exception("call failed")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    logging.getLogger().handlers.clear()
+    assert not any(line.startswith(("ERROR posplugin.agent", "INFO posplugin")) for line in lines)
+    assert any("Unauthorized\\n" in line and "\\x1b[2J" in line for line in lines)
+    assert any("boom\\r" in line for line in lines)
+
+
+@given(st.text(max_size=60))
+def test_no_logged_message_has_a_control_character(text: str) -> None:
+    from posplugin.log_redaction import RedactingFilter
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "got %s", (text,), None)
+    RedactingFilter().filter(record)
+    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029" for ch in record.getMessage())

@@ -190,7 +190,9 @@ def test_connection_test_reports_latency_and_an_unreachable_engage(running: Runn
     client, csrf = login(running)
     ok = post(client, csrf, "/settings/api/test-connection").json()
     assert ok["keyValid"] is True and ok["latencyMs"] > 0
-    down = post(client, csrf, "/settings/api/sections/engage", {"values": {"base_url": "http://127.0.0.1:9"}})
+    down = post(
+        client, csrf, "/settings/api/sections/engage", {"values": {"base_url": "http://127.0.0.1:9"}, "apiKey": "k-9"}
+    )
     assert down.status_code == 200
     result = post(client, csrf, "/settings/api/test-connection").json()
     assert result["reachable"] is False and result["keyValid"] is None

@@ -4,6 +4,7 @@ from .client import PATH_PROBE, EngageClient, EngageTimeouts, user_agent
 from .errors import (
     EngageAuthError,
     EngageBadResponse,
+    EngageBusy,
     EngageError,
     EngageHTTPError,
     EngageNoAnswer,
@@ -31,6 +32,7 @@ __all__ = [
     "Contact",
     "EngageAuthError",
     "EngageBadResponse",
+    "EngageBusy",
     "EngageClient",
     "EngageError",
     "EngageHTTPError",

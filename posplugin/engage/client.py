@@ -22,6 +22,7 @@ from .. import __version__
 from .errors import (
     EngageAuthError,
     EngageBadResponse,
+    EngageBusy,
     EngageHTTPError,
     EngageNoAnswer,
     EngageRateLimited,
@@ -58,6 +59,29 @@ GET_429_RETRIES = 2
 GET_429_MAX_WAIT = 2.0  # seconds; the cashier path never sleeps longer than this on a 429
 
 
+EMPTY_OR_JSON, EMPTY_OR_OBJECT = "empty or JSON", "empty or a JSON object"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What Engage's "yes" to one POST looks like: the status(es) it is documented with and the body's shape.
+    Anything else (a 3xx, an HTML page, a JSON array where an object belongs) is not taken as success."""
+
+    statuses: frozenset[int]
+    body: str = EMPTY_OR_OBJECT
+
+
+# Seed 004 documents "HTTP 200 OK" for redeem and reactivate and says nothing of a body [doc]; that the body is
+# empty or JSON is [assumed]. Promotion redemption follows the same pattern (engage-api.md).
+VOUCHER_ANSWER = Answer(frozenset({200}), EMPTY_OR_JSON)
+PROMOTION_ANSWER = Answer(frozenset({200}), EMPTY_OR_JSON)
+# Success statuses of these are not documented: 202 was seen for point transactions and is the bulk call's; a
+# JSON object (or nothing) as the body is [assumed].
+RECEIPT_ANSWER = Answer(frozenset({200, 201, 202}))
+POINT_TRANSACTION_ANSWER = Answer(frozenset({200, 201, 202}))
+POINT_SHOP_PURCHASE_ANSWER = Answer(frozenset({200, 201, 202}))
+
+
 @dataclass(frozen=True)
 class EngageTimeouts:
     connect: float = 3.0
@@ -74,9 +98,16 @@ class EngageTimeouts:
 
 
 def user_agent(store_id: str, till_id: str, suffix: str = "") -> str:
+    """The User-Agent naming this till; always a valid header value, whatever the config's ids contain."""
     where = "/".join(x for x in (store_id, till_id) if x)
     agent = f"posplugin/{__version__}" + (f" ({where})" if where else "")
-    return f"{agent} {suffix}".strip()
+    return header_safe(f"{agent} {suffix}".strip())
+
+
+def header_safe(text: str) -> str:
+    """Printable ASCII as it is; anything else (``ö``, a line break) percent-encoded as UTF-8. A header value
+    must be ASCII without control characters, and ``Malmö C`` is a fine store name."""
+    return "".join(ch if " " <= ch <= "~" else quote(ch, safe="") for ch in text)
 
 
 class EngageClient:
@@ -99,7 +130,11 @@ class EngageClient:
         self.server_offset: float | None = None
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
-            headers={"User-Agent": agent, "Content-Type": "application/json", "Accept": "application/json"},
+            headers={
+                "User-Agent": header_safe(agent),
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
             timeout=self.timeouts.short,
             transport=transport or httpx.AsyncHTTPTransport(retries=connect_retries),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
@@ -117,10 +152,13 @@ class EngageClient:
     def set_api_key(self, api_key: str | None) -> None:
         self._api_key = api_key
 
-    def reconfigure(self, base_url: str, agent: str) -> None:
-        """Point later requests at another Engage (settings page); requests in flight finish where they went."""
+    def reconfigure(self, base_url: str, agent: str, api_key: str | None = None) -> None:
+        """Point later requests at another Engage (settings page); requests in flight finish where they went.
+        A new address comes with its key in the same step, so no request carries the old key to it."""
+        if api_key is not None:
+            self._api_key = api_key
         self._http.base_url = httpx.URL(base_url.rstrip("/"))
-        self._http.headers["User-Agent"] = agent
+        self._http.headers["User-Agent"] = header_safe(agent)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -155,8 +193,12 @@ class EngageClient:
                 headers=headers,
                 timeout=self.timeouts.long if long else self.timeouts.short,
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+            # Nothing went out: no connection, or a request our side refused to write.
             raise EngageUnreachable(f"cannot reach Engage: {type(exc).__name__}") from exc
+        except httpx.PoolTimeout as exc:
+            # Our own connections were all in use: congestion here, nothing sent, and no news about Engage.
+            raise EngageBusy("all connections to Engage are busy") from exc
         except httpx.TransportError as exc:
             # ReadTimeout, ReadError, RemoteProtocolError, WriteError...: the request may have been processed.
             raise EngageNoAnswer(f"no answer from Engage: {type(exc).__name__}") from exc
@@ -168,8 +210,12 @@ class EngageClient:
 
     @staticmethod
     def _raise_for_status(response: httpx.Response) -> None:
-        if response.status_code < 400:
+        if 200 <= response.status_code < 300:
             return
+        if response.status_code < 400:
+            # Engage does not redirect its API; a 3xx is a captive portal, a proxy or a wrong address.
+            where = httpx.URL(response.headers.get("location", "")).host or "elsewhere"
+            raise EngageBadResponse(f"HTTP {response.status_code} redirect to {where}", response.status_code)
         code, detail = parse_error_code(response.content, response.headers.get("content-type", ""))
         status = response.status_code
         server_date = parse_http_date(response.headers.get("date"))
@@ -184,11 +230,13 @@ class EngageClient:
     @staticmethod
     def _json(response: httpx.Response) -> Any:
         if not response.content.strip():
-            raise EngageBadResponse(f"empty body from {response.request.url.path}")
+            raise EngageBadResponse(f"empty body from {response.request.url.path}", response.status_code)
+        if "json" not in response.headers.get("content-type", "").lower():
+            raise EngageBadResponse(f"non-JSON answer from {response.request.url.path}", response.status_code)
         try:
             return json.loads(response.content)
         except ValueError:
-            raise EngageBadResponse(f"non-JSON body from {response.request.url.path}") from None
+            raise EngageBadResponse(f"non-JSON body from {response.request.url.path}", response.status_code) from None
 
     async def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         for attempt in range(GET_429_RETRIES + 1):
@@ -204,17 +252,23 @@ class EngageClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _post(
-        self, path: str, body: Any = None, *, long: bool = True, headers: Mapping[str, str] | None = None
+        self,
+        path: str,
+        expected: Answer,
+        body: Any = None,
+        *,
+        long: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> PostResult:
         response = await self._send("POST", path, body=body, long=long, extra_headers=headers)
         self._raise_for_status(response)
-        parsed: Any = None
-        if response.content.strip():
-            try:
-                parsed = json.loads(response.content)
-            except ValueError:
-                parsed = None  # success is the status; a stray non-JSON body does not undo it
-        return PostResult(response.status_code, parsed, parse_http_date(response.headers.get("date")))
+        status = response.status_code
+        if status not in expected.statuses:
+            raise EngageBadResponse(f"{path}: HTTP {status} is not Engage's documented answer", status)
+        parsed: Any = self._json(response) if response.content.strip() else None
+        if parsed is not None and expected.body == EMPTY_OR_OBJECT and not isinstance(parsed, dict):
+            raise EngageBadResponse(f"{path}: expected a JSON object, got {type(parsed).__name__}", status)
+        return PostResult(status, parsed, parse_http_date(response.headers.get("date")))
 
     # ---- contacts --------------------------------------------------------------------------------------
 
@@ -267,7 +321,7 @@ class EngageClient:
         """Single transaction; the caller supplies ``transactionId`` and keeps it for retries."""
         if not transaction.get("transactionId"):
             raise ValueError("transactionId is required so the transaction can be reconciled")
-        return await self._post(f"{API}/point-transactions", dict(transaction))
+        return await self._post(f"{API}/point-transactions", POINT_TRANSACTION_ANSWER, dict(transaction))
 
     async def add_point_transactions_bulk(
         self, rows: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
@@ -277,7 +331,9 @@ class EngageClient:
         for n, start in enumerate(range(0, len(rows), BULK_LIMIT)):
             chunk = [dict(r) for r in rows[start : start + BULK_LIMIT]]
             headers = {"Idempotency-Key": f"{idempotency_key}-{n}"} if idempotency_key else None
-            result = await self._post(f"{API}/point-accounts/transactions", chunk, headers=headers)
+            result = await self._post(
+                f"{API}/point-accounts/transactions", POINT_TRANSACTION_ANSWER, chunk, headers=headers
+            )
             results.append(BulkResult.from_json(result.body, len(chunk)))
         return results
 
@@ -310,10 +366,10 @@ class EngageClient:
                 return items
 
     async def redeem_voucher(self, voucher_id: str) -> PostResult:
-        return await self._post(f"{API}/reward-vouchers/{_seg(voucher_id)}/redeem")
+        return await self._post(f"{API}/reward-vouchers/{_seg(voucher_id)}/redeem", VOUCHER_ANSWER)
 
     async def reactivate_voucher(self, voucher_id: str) -> PostResult:
-        return await self._post(f"{API}/reward-vouchers/{_seg(voucher_id)}/reactivate")
+        return await self._post(f"{API}/reward-vouchers/{_seg(voucher_id)}/reactivate", VOUCHER_ANSWER)
 
     # ---- point shop ------------------------------------------------------------------------------------
 
@@ -323,7 +379,7 @@ class EngageClient:
 
     async def purchase_point_shop_item(self, contact_id: str, purchase_id: str, item_id: str) -> PostResult:
         body = {"contactId": contact_id, "pointShopItemPurchaseId": purchase_id, "pointShopItemId": item_id}
-        return await self._post(PATH_POINT_SHOP_PURCHASE, body)
+        return await self._post(PATH_POINT_SHOP_PURCHASE, POINT_SHOP_PURCHASE_ANSWER, body)
 
     async def list_point_shop_purchases(self, contact_id: str) -> list[PointShopPurchase]:
         data = await self._get(PATH_POINT_SHOP_PURCHASES, {"contactId": contact_id})
@@ -334,21 +390,27 @@ class EngageClient:
     async def create_receipt(self, receipt: Mapping[str, Any]) -> PostResult:
         if not receipt.get("uniqueReceiptId"):
             raise ValueError("uniqueReceiptId is required: it is what makes a resend safe")
-        return await self._post(f"{API}/receipts", dict(receipt))
+        return await self._post(f"{API}/receipts", RECEIPT_ANSWER, dict(receipt))
 
     async def redeem_promotion(self, assignment_id: str, channel: str = "POS") -> PostResult:
         return await self._post(
-            f"{API}/promotion-assignments/{_seg(assignment_id)}/redeem", {"redemptionChannel": channel}
+            f"{API}/promotion-assignments/{_seg(assignment_id)}/redeem",
+            PROMOTION_ANSWER,
+            {"redemptionChannel": channel},
         )
 
     async def probe(self) -> float:
-        """One cheap GET; returns the round trip in seconds. Any answer below 500 proves Engage is reachable."""
+        """One cheap GET; returns the round trip in seconds. Only a real Engage answer counts: the definitions
+        page as JSON. A JSON 4xx is Engage refusing (raised as such); a redirect or an HTML page is not Engage."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         response = await self._send("GET", PATH_PROBE)
-        if response.status_code >= 500 or response.status_code in (401, 403):
-            self._raise_for_status(response)
-        return loop.time() - started
+        elapsed = loop.time() - started
+        if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 429):
+            self._json(response)  # an error page from something else is not an answer from Engage
+        self._raise_for_status(response)
+        parse_page(self._json(response), PointDefinition.from_json, "definitions")
+        return elapsed
 
 
 def _seg(value: str) -> str:

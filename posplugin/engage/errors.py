@@ -61,12 +61,22 @@ class EngageUnreachable(EngageError):
     """Nothing reached Engage (connect refused, DNS, connect timeout): safe to try again."""
 
 
+class EngageBusy(EngageError):
+    """The agent's own connection pool had no free connection in time: nothing was sent, and it says nothing
+    about Engage (a burst of lookups at this till, not an outage)."""
+
+
 class EngageNoAnswer(EngageError):
     """The request went out but no answer came back (read timeout, reset): the outcome is unknown."""
 
 
 class EngageBadResponse(EngageError):
-    """Engage answered 2xx with a body that is not what the API documents."""
+    """An answer that is not Engage's documented one: a redirect (captive portal, proxy block page, mistyped
+    address), an HTML page, or a body of the wrong shape. After a POST was sent its outcome is unknown."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class EngageHTTPError(EngageError):

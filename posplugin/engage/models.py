@@ -34,15 +34,24 @@ def _text(obj: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
+MAX_DIGITS = 15  # integer digits: |value| < 10^15
+MAX_NUMBER_TEXT = 64
+
+
 def _decimal(obj: Mapping[str, Any], name: str) -> Decimal | None:
     value = _get(obj, name)
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
+    text = str(value)
+    if len(text) > MAX_NUMBER_TEXT:
+        return None
     try:
-        result = Decimal(str(value))
+        result = Decimal(text)
     except InvalidOperation:
         return None
-    return result if result.is_finite() else None
+    # Points and amounts are far below 10^15; "1e1000000" is a bug or an attack, and would become an integer
+    # of a million digits that nothing downstream can print.
+    return result if result.is_finite() and result.adjusted() < MAX_DIGITS else None
 
 
 def _int(obj: Mapping[str, Any], name: str) -> int | None:

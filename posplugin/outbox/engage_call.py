@@ -12,6 +12,8 @@ from typing import TypeVar
 
 from ..engage import (
     EngageAuthError,
+    EngageBadResponse,
+    EngageBusy,
     EngageClient,
     EngageError,
     EngageHTTPError,
@@ -25,6 +27,7 @@ from .model import NotSent, Outcome, Unknown
 
 T = TypeVar("T")
 TRANSPORT_ERRORS = (EngageServerError, EngageRateLimited, EngageAuthError)
+BUSY_RETRY = 1.0  # seconds; our own connection pool was full, nothing was sent
 
 
 def transport_outcome(exc: EngageError) -> Outcome:
@@ -35,6 +38,11 @@ def transport_outcome(exc: EngageError) -> Outcome:
         return NotSent("engage_auth", None, exc.status)
     if isinstance(exc, EngageUnreachable):
         return NotSent("engage_unreachable")
+    if isinstance(exc, EngageBusy):
+        return NotSent("agent_busy", BUSY_RETRY)
+    if isinstance(exc, EngageBadResponse):
+        # A redirect, an HTML page or a wrong-shape body after the request went out: not Engage's "yes".
+        return Unknown("not_engage_answer", exc.status)
     if isinstance(exc, EngageServerError):
         return Unknown(f"http_{exc.status}", exc.status)
     if isinstance(exc, EngageNoAnswer):

@@ -1,6 +1,10 @@
 """The outbox in SQLite. Every change is one ``BEGIN IMMEDIATE`` transaction on the database thread, committed
 with ``synchronous=FULL`` before the caller hears about it: capture is on disk before the POS is told anything,
 and an attempt row is on disk before its request goes on the wire.
+
+``next_attempt_at`` and ``park_deadline`` are on the schedule clock (``steady_clock``), not the wall clock, so a
+wall-clock step neither freezes the queue nor parks it as too old; the ``now`` the callers pass is the wall
+clock and only stamps rows (created, updated, attempt times).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from .model import (
     Resend,
     Unknown,
 )
+from .steady_clock import SteadyClock
 
 BACKOFF_MIN = 10.0
 BACKOFF_MAX = 300.0
@@ -122,9 +127,15 @@ def _require(conn: sqlite3.Connection, op_id: str) -> Op:
 
 class OutboxStore:
     def __init__(
-        self, db: Database, max_attempts: int, park_after_seconds: float, backoff: Backoff | None = None
+        self,
+        db: Database,
+        max_attempts: int,
+        park_after_seconds: float,
+        backoff: Backoff | None = None,
+        schedule: SteadyClock | None = None,
     ) -> None:
         self.db = db
+        self.schedule = schedule or SteadyClock(time.time, time.monotonic)
         self.backoff = backoff or Backoff()
         self._rng = random.Random()  # noqa: S311 - jitter, not a secret; own instance, not the global one
         self.max_attempts = max_attempts
@@ -173,6 +184,7 @@ class OutboxStore:
                 ).fetchone()
                 if live is not None:
                     raise TargetBusy(Op.from_row(live))
+            steady = self.schedule.persist(conn)
             conn.execute(
                 "INSERT INTO ops(op_id, kind, target_id, contact_id, payload, state, reason, reported_queued, offline,"
                 " next_attempt_at, park_deadline, created_at, updated_at, request_digest)"
@@ -187,8 +199,8 @@ class OutboxStore:
                     reason,
                     int(reported_queued),
                     int(offline),
-                    now,
-                    now + self.park_after,
+                    steady,
+                    steady + self.park_after,
                     now,
                     now,
                     digest,
@@ -248,7 +260,8 @@ class OutboxStore:
                     (now, _describe(outcome), http_status, server_offset, op_id, attempt),
                 )
             state, reason, parked_from = step.state, step.reason, None
-            if state in LIVE_STATES and (op.attempts >= self.max_attempts or now >= op.park_deadline):
+            steady = self.schedule.persist(conn)
+            if state in LIVE_STATES and (op.attempts >= self.max_attempts or steady >= op.park_deadline):
                 parked_from = state
                 reason = "too_many_attempts" if op.attempts >= self.max_attempts else "too_old"
                 state = PARKED
@@ -256,7 +269,7 @@ class OutboxStore:
             conn.execute(
                 "UPDATE ops SET state = ?, reason = ?, parked_from = ?, backoff = ?, next_attempt_at = ?,"
                 " updated_at = ? WHERE op_id = ?",
-                (state, reason, parked_from, delay, now + delay, now, op_id),
+                (state, reason, parked_from, delay, steady + delay, now, op_id),
             )
             return _require(conn, op_id)
 
@@ -289,22 +302,27 @@ class OutboxStore:
     async def get(self, op_id: str) -> Op | None:
         return await self.db.run(lambda conn: _row(conn, op_id))
 
-    async def due(self, now: float, limit: int, exclude: set[str]) -> list[Op]:
+    def is_due(self, op: Op) -> bool:
+        return op.next_attempt_at <= self.schedule.now() + 0.001
+
+    async def due(self, limit: int, exclude: set[str]) -> list[Op]:
         def read(conn: sqlite3.Connection) -> list[Op]:
             rows = conn.execute(
                 "SELECT * FROM ops WHERE state IN (?, ?) AND next_attempt_at <= ? ORDER BY created_at LIMIT ?",
-                (CAPTURED, UNKNOWN, now, limit + len(exclude)),
+                (CAPTURED, UNKNOWN, self.schedule.read(conn), limit + len(exclude)),
             ).fetchall()
             return [op for op in (Op.from_row(r) for r in rows) if op.op_id not in exclude][:limit]
 
         return await self.db.run(read)
 
-    async def next_due_at(self) -> float | None:
+    async def next_due_in(self) -> float | None:
+        """Seconds until the next op is due (negative when overdue); ``None`` with nothing waiting."""
+
         def read(conn: sqlite3.Connection) -> float | None:
             row = conn.execute(
                 "SELECT min(next_attempt_at) FROM ops WHERE state IN (?, ?)", (CAPTURED, UNKNOWN)
             ).fetchone()
-            return float(row[0]) if row and row[0] is not None else None
+            return float(row[0]) - self.schedule.read(conn) if row and row[0] is not None else None
 
         return await self.db.run(read)
 
@@ -389,7 +407,7 @@ class OutboxStore:
             cursor = conn.execute(
                 "UPDATE ops SET state = ?, reason = 'agent_stopped', next_attempt_at = ?, updated_at = ? "
                 "WHERE state = ?",
-                (UNKNOWN, now, now, SENDING),
+                (UNKNOWN, self.schedule.persist(conn), now, SENDING),
             )
             return cursor.rowcount
 
@@ -397,18 +415,24 @@ class OutboxStore:
 
     async def retry(self, op_id: str, now: float) -> Op:
         """A person asks to try again: a parked op resumes where it was parked (UNKNOWN still reconciles first);
-        a waiting one is tried now. Anything else is ``OpStateError``."""
+        a waiting one is tried now. An op stuck in SENDING (its answer could not be written) becomes UNKNOWN:
+        reconciled, never re-sent blindly; the worker never runs an op twice at once, so this is safe even if its
+        request is still out. Anything else (a final op) is ``OpStateError``."""
 
         def body(conn: sqlite3.Connection) -> Op:
             op = _require(conn, op_id)
-            if op.state == PARKED:
+            steady = self.schedule.persist(conn)
+            if op.state == SENDING:
+                _sending_to_unknown(conn, op_id, now, "retried_by_user")
+                conn.execute("UPDATE ops SET next_attempt_at = ? WHERE op_id = ?", (steady, op_id))
+            elif op.state == PARKED:
                 conn.execute(
                     "UPDATE ops SET state = ?, reason = NULL, parked_from = NULL, next_attempt_at = ?,"
                     " park_deadline = ?, attempts = 0, updated_at = ? WHERE op_id = ?",
-                    (op.parked_from or UNKNOWN, now, now + self.park_after, now, op_id),
+                    (op.parked_from or UNKNOWN, steady, steady + self.park_after, now, op_id),
                 )
             elif op.state in (CAPTURED, UNKNOWN):
-                conn.execute("UPDATE ops SET next_attempt_at = ?, updated_at = ? WHERE op_id = ?", (now, now, op_id))
+                conn.execute("UPDATE ops SET next_attempt_at = ?, updated_at = ? WHERE op_id = ?", (steady, now, op_id))
             else:
                 raise OpStateError(op, "retry")
             return _require(conn, op_id)
@@ -420,6 +444,9 @@ class OutboxStore:
     async def park(self, op_id: str, now: float, reason: str = "parked_by_user") -> Op:
         def body(conn: sqlite3.Connection) -> Op:
             op = _require(conn, op_id)
+            if op.state == SENDING:  # may have reached Engage: parked as unknown, for a person to settle
+                _sending_to_unknown(conn, op_id, now, reason)
+                op = _require(conn, op_id)
             if op.state not in (CAPTURED, UNKNOWN):
                 raise OpStateError(op, "park")
             conn.execute(
@@ -460,6 +487,14 @@ def same_request(existing: Op, kind: str, contact_id: str, digest: str) -> bool:
     if existing.request_digest:
         return existing.request_digest == digest
     return (existing.kind, existing.contact_id) == (kind, contact_id)  # captured before digests were kept
+
+
+def _sending_to_unknown(conn: sqlite3.Connection, op_id: str, now: float, reason: str) -> None:
+    conn.execute(
+        "UPDATE attempts SET finished_at = ?, outcome = ? WHERE op_id = ? AND finished_at IS NULL",
+        (now, f"unknown:{reason}", op_id),
+    )
+    conn.execute("UPDATE ops SET state = ?, reason = ?, updated_at = ? WHERE op_id = ?", (UNKNOWN, reason, now, op_id))
 
 
 def _describe(outcome: Outcome) -> str:

@@ -10,7 +10,9 @@ import asyncio
 import functools
 import logging
 import random
-from collections.abc import Callable, Sequence
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from ..engage_status import EngageStatus
@@ -20,6 +22,7 @@ from .store import OutboxStore
 
 log = logging.getLogger(__name__)
 IDLE_POLL = 1.0
+WRITE_RETRY_FIRST, WRITE_RETRY_MAX = 0.05, 5.0  # seconds between attempts to record an answer
 
 
 class Executor(Protocol):
@@ -91,6 +94,7 @@ class OutboxWorker:
         server_offset: Callable[[], float | None] = lambda: None,
         on_final: Callable[[Op], None] | None = None,
         language: str = "en",
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.executors = executors
@@ -98,7 +102,8 @@ class OutboxWorker:
         self.events = events
         self.clock = clock
         self.concurrency = concurrency
-        self.limiter = RateLimiter(rate, clock)
+        # Pacing is on the monotonic clock: a wall-clock step must not hold a request for the size of the step.
+        self.limiter = RateLimiter(rate, monotonic)
         self.server_offset = server_offset
         self.on_final = on_final
         self.language = language
@@ -151,14 +156,14 @@ class OutboxWorker:
         free = self.concurrency - len(self._inflight)
         if free <= 0:
             return
-        for op in await self.store.due(self.clock(), free, set(self._inflight)):
+        for op in await self.store.due(free, set(self._inflight)):
             self.kick(op.op_id, paced=True)
 
     async def _sleep_for(self) -> float:
-        due = await self.store.next_due_at()
-        if due is None:
+        due_in = await self.store.next_due_in()
+        if due_in is None:
             return IDLE_POLL
-        return min(IDLE_POLL, max(0.02, due - self.clock()))
+        return min(IDLE_POLL, max(0.02, due_in))
 
     def _done(self, op_id: str, task: asyncio.Task[Op]) -> None:
         if self._inflight.get(op_id) is task:
@@ -180,7 +185,7 @@ class OutboxWorker:
         op = await self._require(op_id)
         if op.state == UNKNOWN:
             op = await self._reconcile(op, paced)
-        if op.state == CAPTURED and op.next_attempt_at <= self.clock() + 0.001:
+        if op.state == CAPTURED and self.store.is_due(op):
             op = await self._send(op, paced)
             if op.state == UNKNOWN:
                 op = await self._reconcile(op, paced)
@@ -206,8 +211,12 @@ class OutboxWorker:
             self.limiter.rate_limited(outcome.retry_after or 1.0)
         else:
             self.limiter.succeeded()
-        updated = await self.store.apply(
-            op.op_id, outcome, self.clock(), attempt=number, server_offset=self.server_offset(), http_status=status
+        updated = await self._record(
+            op.op_id,
+            outcome,
+            lambda: self.store.apply(
+                op.op_id, outcome, self.clock(), attempt=number, server_offset=self.server_offset(), http_status=status
+            ),
         )
         self._publish(updated)
         return updated
@@ -216,9 +225,22 @@ class OutboxWorker:
         if paced:
             await self.limiter.acquire()
         outcome = await self.executors[op.kind].reconcile(op, await self.store.attempts(op.op_id))
-        updated = await self.store.apply(op.op_id, outcome, self.clock())
+        updated = await self._record(op.op_id, outcome, lambda: self.store.apply(op.op_id, outcome, self.clock()))
         self._publish(updated)
         return updated
+
+    async def _record(self, op_id: str, outcome: Outcome, write: Callable[[], Awaitable[Op]]) -> Op:
+        """Write what Engage answered, however long the database refuses ("database is locked", disk full):
+        the answer exists only in memory until then. Meanwhile the op shows SENDING, and a person's Retry or
+        Park acts on it (the store treats it as unknown); a stop leaves it to start-up recovery."""
+        delay = WRITE_RETRY_FIRST
+        while True:
+            try:
+                return await write()
+            except (sqlite3.Error, OSError) as exc:
+                log.error("op %s: could not record %s (%s); retrying in %.1f s", op_id, outcome, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(WRITE_RETRY_MAX, delay * 2)
 
     def _publish(self, op: Op) -> None:
         self.events.publish("op", op.to_json(self.language))

@@ -12,7 +12,11 @@ Kinds and what the client sees:
 - ``reset_after_commit`` the request is processed and committed, then the connection is reset
 - ``blackhole``          the request is read and never answered (held ``delay`` s, default 120)
 - ``rate_limit``         429 with ``Retry-After: delay`` (default 1)
-- ``garbage``            200 with ``body`` (default an HTML page) instead of JSON
+- ``garbage``            200 with ``body`` (default an HTML page) instead of JSON; nothing is processed
+- ``trickle``            200 JSON whose body arrives one byte every ``delay`` s (default 0.5): each read is quick, the
+                         answer takes minutes (a per-read timeout never fires)
+- ``redirect``           ``status`` (302 unless set to a 3xx) to another site, as a captive portal or a proxy's block
+                         page answers; nothing is processed
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ KINDS = (
     "blackhole",
     "rate_limit",
     "garbage",
+    "redirect",
+    "trickle",
 )
 
 

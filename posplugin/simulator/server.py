@@ -176,6 +176,28 @@ class SimHandler(BaseHTTPRequestHandler):
             payload = (rule.body or "<html>Internal error</html>").encode()
             self.send_raw(200, payload, "text/html" if payload.startswith(b"<") else "application/json")
             return True
+        if kind == "trickle":
+            payload = (rule.body or '"' + "0" * 200 + '"').encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.flush()
+            for byte in payload:
+                if sim._stopping.wait(rule.delay or 0.5):
+                    break
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    break
+            self.close_connection = True
+            return True
+        if kind == "redirect":
+            status = rule.status if 300 <= rule.status < 400 else 302
+            page = b"<html><body>Please log in to continue</body></html>"
+            self.send_raw(status, page, "text/html", {"Location": "http://portal.invalid/login"})
+            return True
         return False  # slow_save, slow_commit, reset_after_commit act inside processing
 
 

@@ -8,6 +8,7 @@ import uvicorn
 
 from ..agent import Agent
 from .app import create_app
+from .connection_guard import GuardedH11Protocol
 
 HOST = "127.0.0.1"  # never configurable: the agent is for this machine only
 
@@ -35,5 +36,6 @@ def build_server(agent: Agent) -> uvicorn.Server:
         lifespan="on",
         timeout_graceful_shutdown=3,
         server_header=False,
+        http=GuardedH11Protocol,  # receive deadline and connection cap against slow clients
     )
     return AgentServer(config, agent)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,9 @@ class PinChangeBody(BaseModel):
 class SectionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     values: dict[str, Any]
+    apiKey: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="required with a new Engage address"
+    )
 
 
 class ApiKeyBody(BaseModel):
@@ -80,7 +83,7 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
         if not request.headers.get("content-type", "").startswith("application/json"):
             raise fail(415, "unsupported_media_type")
 
-    def manager(request: Request) -> ManagerSession:
+    def manager(request: Request, response: Response) -> ManagerSession:
         same_origin(request)
         session = sessions.get(request.cookies.get(COOKIE))
         if session is None:
@@ -89,6 +92,8 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
             json_only(request)
             if not sessions.csrf_ok(session, request.headers.get("x-csrf-token")):
                 raise fail(403, "csrf_failed")
+        # Sliding idle expiry: the server slid the session, so the browser's cookie must slide with it.
+        response.headers["set-cookie"] = cookie_header(session)
         return session
 
     def logged_in(session: ManagerSession, body: dict[str, Any] | None = None) -> JSONResponse:
@@ -116,15 +121,15 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
         same_origin(request)
         json_only(request)
         await agent.pin.set_first(body.pin)
-        agent.redactor.add_secret(body.pin)
+        agent.redactor.add_secret(body.pin)  # only a PIN that is now the PIN: guesses are not secrets
         return logged_in(sessions.create(), {"pinSet": True})
 
     @router.post("/login")
     async def login(request: Request, body: PinBody) -> JSONResponse:
         same_origin(request)
         json_only(request)
-        agent.redactor.add_secret(body.pin)
         await agent.pin.check(body.pin)
+        agent.redactor.add_secret(body.pin)  # verified: an unauthenticated guess must not become a "secret"
         return logged_in(sessions.create())
 
     @router.post("/logout")
@@ -137,9 +142,8 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
 
     @router.post("/pin/change", dependencies=needs_manager)
     async def pin_change(body: PinChangeBody) -> dict[str, Any]:
-        agent.redactor.add_secret(body.current)
-        agent.redactor.add_secret(body.new)
         await agent.pin.change(body.current, body.new)
+        agent.redactor.add_secret(body.new)
         return {"changed": True}
 
     @router.get("/state", dependencies=needs_manager)
@@ -148,7 +152,7 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
 
     @router.post("/sections/{section}", dependencies=needs_manager)
     async def save_section(section: str, body: SectionBody) -> dict[str, Any]:
-        result = await settings.save(section, body.values)
+        result = await settings.save(section, body.values, body.apiKey)
         if section == "api":
             policy.allowed_origins = frozenset(agent.config.api.allowed_origins)
         return {**result, "state": settings.view()}

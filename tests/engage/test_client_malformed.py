@@ -121,8 +121,9 @@ def test_redeem_sends_no_body_and_uses_the_long_timeout() -> None:
     assert result.server_date == datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
-def test_redeem_with_a_stray_non_json_body_still_succeeds() -> None:
-    assert call(answer(200, "OK", "text/plain"), lambda c: c.redeem_voucher(CID)).status == 200
+def test_redeem_with_a_non_json_body_is_not_engages_yes() -> None:
+    with pytest.raises(EngageBadResponse):
+        call(answer(200, "OK", "text/plain"), lambda c: c.redeem_voucher(CID))
 
 
 def test_contact_id_wrapped_in_an_object_is_accepted() -> None:

@@ -21,6 +21,7 @@ from posplugin.engage import (
     EngageTimeouts,
     EngageUnreachable,
 )
+from posplugin.engage.client import POINT_TRANSACTION_ANSWER
 from posplugin.simulator import EngageSimulator, FaultRule, item_id, member_id, voucher_id
 from tests.conftest import API_KEY
 
@@ -154,7 +155,7 @@ def test_bulk_point_transactions_split_into_chunks_of_1000(sim: EngageSimulator)
 
 def test_bulk_over_1000_rows_is_refused_by_engage(sim: EngageSimulator) -> None:
     rows = [{"contactId": ASA, "amount": 1, "definitionId": 1}] * 1001
-    err = error_of(sim, lambda c: c._post("/api/v3/point-accounts/transactions", rows))
+    err = error_of(sim, lambda c: c._post("/api/v3/point-accounts/transactions", POINT_TRANSACTION_ANSWER, rows))
     assert isinstance(err, EngageHTTPError) and (err.status, err.code) == (400, "TooManyItems")
 
 

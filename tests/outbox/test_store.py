@@ -26,17 +26,36 @@ from posplugin.outbox.model import (
     Refused,
     Unknown,
 )
+from posplugin.outbox.steady_clock import SteadyClock
 from posplugin.outbox.store import Backoff, OpIdConflict, OutboxStore, TargetBusy
 
 V1, V2 = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
 C = "2b4fff30-49b2-5f21-90c6-f247ea8de82a"
 
 
+class Clocks:
+    """A wall clock and a monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.wall = 1000.0
+        self.mono = 50.0
+
+    def elapse(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[OutboxStore]:
+def clocks() -> Clocks:
+    return Clocks()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clocks: Clocks) -> Iterator[OutboxStore]:
     db = Database(tmp_path / "data" / "posplugin.sqlite3")
     db.open()
-    yield OutboxStore(db, max_attempts=3, park_after_seconds=3600, backoff=Backoff(10, 300))
+    schedule = SteadyClock(lambda: clocks.wall, lambda: clocks.mono)
+    yield OutboxStore(db, max_attempts=3, park_after_seconds=3600, backoff=Backoff(10, 300), schedule=schedule)
     db.close()
 
 
@@ -86,16 +105,18 @@ def test_mark_reported_queued_only_while_live(store: OutboxStore) -> None:
     assert op.state == CONFIRMED and not op.reported_queued
 
 
-def test_backoff_and_parking_after_max_attempts(store: OutboxStore) -> None:
+def test_backoff_and_parking_after_max_attempts(store: OutboxStore, clocks: Clocks) -> None:
     capture(store, "a")
-    now = 1000.0
     for attempt in (1, 2):
-        run(store.begin_attempt("a", now))
-        op = run(store.apply("a", NotSent("engage_unreachable"), now, attempt=attempt, rng=random.Random(1)))
-        assert op.state == CAPTURED and 10 <= op.next_attempt_at - now <= 300
-        now = op.next_attempt_at
-    assert run(store.due(now - 0.001, 4, set())) == []
-    assert [o.op_id for o in run(store.due(now, 4, set()))] == ["a"]
+        run(store.begin_attempt("a", clocks.wall))
+        op = run(store.apply("a", NotSent("engage_unreachable"), clocks.wall, attempt=attempt, rng=random.Random(1)))
+        delay = run(store.next_due_in())
+        assert op.state == CAPTURED and 10 <= delay <= 300
+        clocks.elapse(delay - 0.01)
+        assert run(store.due(4, set())) == []
+        clocks.elapse(0.01)
+        assert [o.op_id for o in run(store.due(4, set()))] == ["a"]
+    now = clocks.wall
     run(store.begin_attempt("a", now))
     op = run(store.apply("a", Unknown("no_answer"), now, attempt=3))
     assert (op.state, op.parked_from, op.reason) == (PARKED, UNKNOWN, "too_many_attempts")
@@ -103,11 +124,51 @@ def test_backoff_and_parking_after_max_attempts(store: OutboxStore) -> None:
     assert retried.state == UNKNOWN and retried.attempts == 0  # resumes by reconciling, never a blind re-send
 
 
-def test_parking_when_too_old(store: OutboxStore) -> None:
+def test_parking_when_too_old(store: OutboxStore, clocks: Clocks) -> None:
     capture(store, "a")
-    run(store.begin_attempt("a", 5000.0))
-    op = run(store.apply("a", NotSent("engage_unreachable"), 5000.0, attempt=1))
+    clocks.elapse(3600)
+    run(store.begin_attempt("a", clocks.wall))
+    op = run(store.apply("a", NotSent("engage_unreachable"), clocks.wall, attempt=1))
     assert (op.state, op.reason) == (PARKED, "too_old")
+
+
+@pytest.mark.parametrize("step_days", [-3, -1, 1, 4, 30])
+def test_a_wall_clock_step_neither_delays_a_retry_nor_parks_as_too_old(
+    store: OutboxStore, clocks: Clocks, step_days: int
+) -> None:
+    capture(store, "a")
+    run(store.begin_attempt("a", clocks.wall))
+    run(store.apply("a", NotSent("engage_unreachable"), clocks.wall, attempt=1, rng=random.Random(1)))
+    delay = run(store.next_due_in())
+    clocks.wall += step_days * 86400  # NTP at boot, an RTC in local time: the wall clock jumps, time does not
+    clocks.elapse(delay)
+    assert [o.op_id for o in run(store.due(4, set()))] == ["a"]
+    run(store.begin_attempt("a", clocks.wall))
+    op = run(store.apply("a", NotSent("engage_unreachable"), clocks.wall, attempt=2))
+    assert op.state == CAPTURED and op.reason == "engage_unreachable"
+
+
+def test_the_schedule_continues_across_a_restart_and_counts_the_stop(tmp_path: Path, clocks: Clocks) -> None:
+    path = tmp_path / "db.sqlite3"
+
+    def open_store() -> tuple[Database, OutboxStore]:
+        db = Database(path)
+        db.open()
+        return db, OutboxStore(db, 30, 3600, schedule=SteadyClock(lambda: clocks.wall, lambda: clocks.mono))
+
+    db, first = open_store()
+    capture(first, "a", now=clocks.wall)
+    db.close()
+    clocks.wall += 1800  # stopped for half an hour (the monotonic clock of a new boot restarts from anywhere)
+    clocks.mono = 5.0
+    db, second = open_store()
+    run(second.begin_attempt("a", clocks.wall))
+    assert run(second.apply("a", NotSent("x"), clocks.wall, attempt=1)).state == CAPTURED
+    clocks.elapse(1800)
+    run(second.retry("a", clocks.wall))
+    run(second.begin_attempt("a", clocks.wall))
+    assert run(second.apply("a", NotSent("x"), clocks.wall, attempt=2)).reason == "too_old"
+    db.close()
 
 
 def test_late_answer_does_not_change_a_parked_op(store: OutboxStore) -> None:

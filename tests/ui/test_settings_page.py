@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from posplugin.manager_pin import MAX_FAILURES
@@ -110,6 +111,27 @@ def test_set_the_api_key_and_see_only_its_last_four_characters(page: Any, agent_
     for key in (wrong_key, API_KEY):
         assert key not in page.content()
     shot(page, "settings-engage")
+
+
+@pytest.mark.browser
+def test_a_new_engage_address_is_saved_only_with_its_key(
+    page: Any, running: RunningAgent, sim: EngageSimulator
+) -> None:
+    set_up_pin(page, running)
+    other = sim.url.replace("127.0.0.1", "localhost")
+    expect(page.locator("#engage-base_url")).to_have_value(sim.url)  # the page has rendered the current state
+    page.fill("#engage-base_url", other)
+    page.click("#save-engage")
+    expect(page.locator("#engage-message")).to_contain_text("needs its API key")
+    assert running.agent.config.engage.base_url == sim.url
+    page.fill("#engage-base_url", other)
+    page.fill("#api-key", API_KEY)
+    page.click("#save-engage")
+    expect(page.locator("#engage-message")).not_to_contain_text("needs its API key")
+    wait_for(lambda: running.agent.config.engage.base_url == other)
+    expect(page.locator("#api-key")).to_have_value("")
+    page.click("#test-connection")
+    expect(page.locator("#engage-message")).to_contain_text("Connected, the key is valid")
 
 
 def parked_op(agent_factory: Any, sim: EngageSimulator, op_id: str, max_attempts: int) -> RunningAgent:

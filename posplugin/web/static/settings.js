@@ -270,8 +270,12 @@ function render(state) {
 async function saveSection(name, fields) {
   const values = {};
   for (const [key] of fields) values[key] = readField($(`${name}-${key}`));
+  const body = { values };
+  // A new Engage address is only accepted together with its API key (typed in the key field below it).
+  if (name === "engage" && $("api-key") && $("api-key").value) body.apiKey = $("api-key").value;
   try {
-    const result = await call(`/settings/api/sections/${name}`, { values });
+    const result = await call(`/settings/api/sections/${name}`, body);
+    if (body.apiKey) $("api-key").value = "";
     render(result.state);
     const text = !result.saved ? T.nothing_changed
       : result.restartNeeded.length ? T.restart(result.restartNeeded.join(", ")) : T.saved;
