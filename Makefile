@@ -23,6 +23,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check posplugin drivers tests bench installer
 	$(BIN)/ruff format --check posplugin drivers tests bench installer
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict posplugin drivers

@@ -18,15 +18,15 @@ import httpx
 
 from bench.harness import API_KEY, Figure, simulator
 from posplugin.database import Database
-from posplugin.engage import EngageClient
-from posplugin.engage_status import EngageStatus
 from posplugin.events import EventBus
+from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox.model import VOUCHER_REDEEM
 from posplugin.outbox.store import Backoff, OutboxStore
-from posplugin.outbox.vouchers import VoucherRedeem
 from posplugin.outbox.worker import OutboxWorker, till_rate
-from posplugin.simulator import bulk_voucher_id, member_id
-from posplugin.simulator.demo_data import BULK_CONTACT
+from posplugin.vendors.engage import EngageClient
+from posplugin.vendors.engage.executors.vouchers import VoucherRedeem
+from posplugin.vendors.engage.simulator import bulk_voucher_id, member_id
+from posplugin.vendors.engage.simulator.demo_data import BULK_CONTACT
 
 TILLS = 500
 OPS_PER_TILL = 2
@@ -55,7 +55,7 @@ async def run_fleet(engage: str, control: str, folder: Path, sharing: int, offse
                 reported_queued=True,
                 offline=True,
             )
-        status = EngageStatus(3)
+        status = LoyaltyStatus(3)
         worker = OutboxWorker(
             store,
             {VOUCHER_REDEEM: VoucherRedeem(client, status, time.time)},

@@ -8,7 +8,7 @@ import statistics
 import httpx
 
 from bench.harness import TOKEN, Figure, agent, rss_mb, simulator
-from posplugin.simulator import member_id
+from posplugin.vendors.engage.simulator import member_id
 
 STARTS = 5
 IDENTIFY_CALLS = 10_000

@@ -13,7 +13,7 @@ import time
 import httpx
 
 from bench.harness import API_KEY, TOKEN, Figure, agent, median, p99, set_latency, simulator
-from posplugin.simulator import member_id
+from posplugin.vendors.engage.simulator import member_id
 
 ASA = member_id("asa")
 N_OVERHEAD = 300

@@ -14,8 +14,8 @@ from bench.harness import TOKEN, Figure, agent, median, p99, simulator
 from posplugin.database import Database
 from posplugin.outbox.model import VOUCHER_REDEEM
 from posplugin.outbox.store import OutboxStore
-from posplugin.simulator import bulk_voucher_id, member_id
-from posplugin.simulator.demo_data import BULK_CONTACT
+from posplugin.vendors.engage.simulator import bulk_voucher_id, member_id
+from posplugin.vendors.engage.simulator.demo_data import BULK_CONTACT
 
 N_CAPTURE = 500
 DRAIN = ((10.0, 150), (40.0, 400))  # (cap in requests/s, ops queued)

@@ -23,12 +23,11 @@ from . import __version__
 from .config import Config
 from .config_file import write_config
 from .database import Database
-from .engage import EngageClient, EngageTimeouts, user_agent
-from .engage_status import EngageStatus
 from .errors import AgentError
 from .events import EventBus
 from .health_levels import LEVELS, assess
 from .log_redaction import RedactingFilter
+from .loyalty.status import LoyaltyStatus
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
@@ -41,12 +40,8 @@ from .outbox.model import (
     VOUCHER_REDEEM,
     Op,
 )
-from .outbox.point_adjustments import PointAdjustment
-from .outbox.point_shop import PointShopPurchaseCall
-from .outbox.sale_receipts import SaleReceiptDelivery
 from .outbox.steady_clock import SteadyClock
 from .outbox.store import Backoff, OutboxStore
-from .outbox.vouchers import VoucherReactivate, VoucherRedeem
 from .outbox.worker import OutboxWorker, till_rate
 from .paths import AgentPaths
 from .point_adjustments import PointAdjustmentService
@@ -56,6 +51,11 @@ from .redemptions import OfflineLimits, RedemptionService
 from .sales import SalesService
 from .scan_codes import ScanRules
 from .secret_store import API_TOKEN, ENGAGE_API_KEY, IMPORT_FOLDER, SecretStore, import_pending
+from .vendors.engage import EngageClient, EngageTimeouts, user_agent
+from .vendors.engage.executors.point_adjustments import PointAdjustment
+from .vendors.engage.executors.point_shop import PointShopPurchaseCall
+from .vendors.engage.executors.receipts import SaleReceiptDelivery
+from .vendors.engage.executors.vouchers import VoucherReactivate, VoucherRedeem
 
 log = logging.getLogger(__name__)
 MEMBER_REFRESH_INTERVAL = 3.0  # seconds
@@ -91,7 +91,7 @@ class Agent:
         self.options = options or AgentOptions()
         self.started_at = self.options.clock()
         self.events = EventBus()
-        self.status = EngageStatus(
+        self.status = LoyaltyStatus(
             config.engage.breaker_failures, on_change=self._engage_changed, clock=self.options.clock
         )
         for name in import_pending(secret_store, paths.data_dir / IMPORT_FOLDER):

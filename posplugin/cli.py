@@ -178,7 +178,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .config_file import write_config
     from .log_redaction import configure_logging
     from .secret_store import ENGAGE_API_KEY
-    from .simulator import EngageSimulator, SimState, seed_demo_data
+    from .vendors.engage.simulator import EngageSimulator, SimState, seed_demo_data
     from .web.serve import build_server
 
     data_dir = Path(args.data_dir).resolve()
@@ -238,7 +238,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    from .simulator import EngageSimulator, SimState, seed_bulk_vouchers, seed_demo_data
+    from .vendors.engage.simulator import EngageSimulator, SimState, seed_bulk_vouchers, seed_demo_data
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state = seed_bulk_vouchers(SimState() if args.empty else seed_demo_data(SimState()), args.bulk_vouchers)
@@ -387,9 +387,9 @@ def cmd_points(args: argparse.Namespace) -> int:
     import csv
     import hashlib
 
-    from .engage import EngageClient, user_agent
     from .point_adjustments import ImportReport, import_rows, parse_csv
     from .secret_store import ENGAGE_API_KEY
+    from .vendors.engage import EngageClient, user_agent
 
     config = _load(args)
     source = Path(args.csv_file)

@@ -13,9 +13,9 @@ from typing import Any
 from . import __version__
 from .config import Config
 from .database import DatabaseError, open_connection, schema_version
-from .engage import EngageAuthError, EngageClient, EngageError, EngageTimeouts, user_agent
 from .paths import AgentPaths
 from .secret_store import API_TOKEN, ENGAGE_API_KEY, SecretStore, SecretStoreError
+from .vendors.engage import EngageAuthError, EngageClient, EngageError, EngageTimeouts, user_agent
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from .engage import (
+from .errors import AgentError
+from .events import EventBus
+from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
+from .member_cache import MemberCache
+from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
+from .texts import message, readable_description, scan_problem
+from .vendors.engage import (
     Contact,
     EngageAuthError,
     EngageBusy,
@@ -31,13 +37,7 @@ from .engage import (
     PointTransaction,
     Voucher,
 )
-from .engage.ids import checked_guid
-from .engage_status import TRANSPORT_FAILURES, EngageStatus
-from .errors import AgentError
-from .events import EventBus
-from .member_cache import MemberCache
-from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
-from .texts import message, readable_description, scan_problem
+from .vendors.engage.ids import checked_guid
 
 T = TypeVar("T")
 
@@ -133,7 +133,7 @@ class MemberService:
         self,
         client: EngageClient,
         cache: MemberCache,
-        status: EngageStatus,
+        status: LoyaltyStatus,
         events: EventBus,
         settings: MemberSettings,
         clock: Callable[[], float] = time.time,

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .engage import EngageClient, EngageError
-from .engage.client import BULK_LIMIT
 from .errors import AgentError
 from .outbox.model import POINT_ADJUSTMENT
 from .outbox.store import OutboxStore
 from .redemptions import RedemptionService, checked_guid, checked_op_id
 from .scan_codes import GUID_RE
+from .vendors.engage import EngageClient, EngageError
+from .vendors.engage.client import BULK_LIMIT
 
 CSV_COLUMNS = ("contactId", "amount", "definitionId", "description", "source", "validFrom", "validTo", "timeStamp")
 REQUIRED_COLUMNS = ("contactId", "amount")

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from .engage import EngageAuthError, EngageClient, EngageError, EngageHTTPError, PointAccount, PointShopItem
-from .engage_status import TRANSPORT_FAILURES, EngageStatus
 from .errors import AgentError
+from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
 from .members import iso, number
 from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, REJECTED, Op
 from .outbox.store import OutboxStore
@@ -20,6 +19,7 @@ from .receipts import formatting as fmt
 from .receipts.service import ReceiptService
 from .redemptions import RedemptionService, checked_guid, checked_op_id
 from .texts import message
+from .vendors.engage import EngageAuthError, EngageClient, EngageError, EngageHTTPError, PointAccount, PointShopItem
 
 
 class PointShopService:
@@ -30,7 +30,7 @@ class PointShopService:
         worker: OutboxWorker,
         ops: RedemptionService,
         receipts: ReceiptService,
-        status: EngageStatus,
+        status: LoyaltyStatus,
         language: str,
         qr: bool,
         clock: Callable[[], float],

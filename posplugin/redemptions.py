@@ -22,15 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .engage import EngageClient, EngageError, EngageHTTPError
-from .engage.ids import checked_guid
-from .engage_status import TRANSPORT_FAILURES, EngageStatus
 from .errors import AgentError
+from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
 from .member_cache import MemberCache
 from .outbox.model import CONFIRMED, REJECTED, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
 from .outbox.store import OpIdConflict, OpStateError, OutboxStore, TargetBusy
 from .outbox.worker import OutboxWorker
 from .texts import message
+from .vendors.engage import EngageClient, EngageError, EngageHTTPError
+from .vendors.engage.ids import checked_guid
 
 log = logging.getLogger(__name__)
 NOTE_MAX = 500
@@ -63,7 +63,7 @@ class RedemptionService:
         store: OutboxStore,
         worker: OutboxWorker,
         cache: MemberCache,
-        status: EngageStatus,
+        status: LoyaltyStatus,
         limits: OfflineLimits,
         language: str,
         clock: Callable[[], float],

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, replace_section
-from .engage import EngageAuthError, EngageBadResponse, EngageError, EngageHTTPError
 from .errors import AgentError
 from .printer_target import check_printer_target
 from .secret_store import ENGAGE_API_KEY, SecretStoreError, mask_secret
 from .texts import message
+from .vendors.engage import EngageAuthError, EngageBadResponse, EngageError, EngageHTTPError
 
 if TYPE_CHECKING:
     from .agent import Agent

@@ -18,7 +18,7 @@ from posplugin.agent import Agent, AgentOptions
 from posplugin.config import Config, config_from_mapping
 from posplugin.paths import resolve_paths
 from posplugin.secret_store import FileBackend, SecretStore
-from posplugin.simulator import EngageSimulator, SimState, seed_demo_data
+from posplugin.vendors.engage.simulator import EngageSimulator, SimState, seed_demo_data
 from posplugin.web.serve import build_server
 
 API_KEY = "test-api-key-0123456789"

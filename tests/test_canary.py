@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from posplugin.simulator import EngageSimulator, SimState
-from posplugin.simulator.state import Contact, Voucher
+from posplugin.vendors.engage.simulator import EngageSimulator, SimState
+from posplugin.vendors.engage.simulator.state import Contact, Voucher
 from tests.conftest import free_port
 
 CANARY_KEY = "canaryKEY-9f31c7d2e8b4a6"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from posplugin.cli import main
-from posplugin.simulator import EngageSimulator
+from posplugin.vendors.engage.simulator import EngageSimulator
 from tests.conftest import API_KEY, free_port, wait_for
 
 
@@ -217,7 +217,7 @@ def test_print_test_and_doctor_print_test(
 def test_health_exit_codes_for_monitoring(
     tmp_path: Path, agent_factory: Any, sim: EngageSimulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from posplugin.simulator import FaultRule, member_id, voucher_id
+    from posplugin.vendors.engage.simulator import FaultRule, member_id, voucher_id
 
     running = agent_factory(
         offline={"retry_min_seconds": 0.05, "retry_max_seconds": 0.1, "max_attempts": 1},

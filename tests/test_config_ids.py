@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from posplugin.config import ConfigError, config_from_mapping, load_config
-from posplugin.engage import EngageClient, user_agent
+from posplugin.vendors.engage import EngageClient, user_agent
 from tests.conftest import RunningAgent, make_config, start_agent
 from tests.test_settings_api import login, post
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from posplugin.simulator import EngageSimulator, FaultRule, SimState
-from posplugin.simulator.state import Contact, Voucher
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, SimState
+from posplugin.vendors.engage.simulator.state import Contact, Voucher
 from tests.conftest import API_KEY, free_port
 
 SOAK = os.environ.get("POSPLUGIN_SOAK") == "1"

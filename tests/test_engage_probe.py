@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from posplugin.engage import EngageUnreachable
-from posplugin.engage_status import OFFLINE, ONLINE, EngageStatus
+from posplugin.loyalty.status import OFFLINE, ONLINE, LoyaltyStatus
+from posplugin.vendors.engage import EngageUnreachable
 
 
 def test_an_idle_online_till_probes_and_notices_engage_going_away() -> None:
     async def scenario() -> list[str]:
         changes: list[str] = []
-        status = EngageStatus(3, on_change=changes.append)
+        status = LoyaltyStatus(3, on_change=changes.append)
         status.record_success()
         assert status.state == ONLINE
 
@@ -31,7 +31,7 @@ def test_an_idle_online_till_probes_and_notices_engage_going_away() -> None:
 
 def test_real_traffic_spares_the_probe() -> None:
     async def scenario() -> int:
-        status = EngageStatus(3)
+        status = LoyaltyStatus(3)
         calls = 0
 
         async def probe() -> float:

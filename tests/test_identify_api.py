@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from posplugin.simulator import EngageSimulator, FaultRule, member_id
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id
 from tests.conftest import RunningAgent, wait_for
 
 ASA = member_id("asa")

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from posplugin.simulator import EngageSimulator, FaultRule, member_id
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id
 from tests.conftest import RunningAgent
 
 

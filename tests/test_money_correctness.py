@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from posplugin.cli import main
-from posplugin.simulator import EngageSimulator, FaultRule, member_id, voucher_id
-from posplugin.simulator.state import SimError, SimState
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id, voucher_id
+from posplugin.vendors.engage.simulator.state import SimError, SimState
 from tests.conftest import RunningAgent, wait_for
 from tests.sale_factory import example_sale
 
@@ -144,7 +144,7 @@ def _receipt(**changes: Any) -> dict[str, Any]:
     ],
 )
 def test_the_simulator_refuses_receipts_the_vendor_would(change: dict[str, Any], words: str) -> None:
-    from posplugin.simulator import seed_demo_data
+    from posplugin.vendors.engage.simulator import seed_demo_data
 
     state = seed_demo_data(SimState())
     with pytest.raises(SimError) as refused:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from posplugin.simulator import EngageSimulator, FaultRule, member_id, voucher_id
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id, voucher_id
 from tests.conftest import RunningAgent, wait_for
 from tests.sale_factory import example_sale
 from tests.test_redemption_api import FAST, op_state, redeem, settles
@@ -39,6 +39,8 @@ def test_while_everything_redirects_the_op_stays_queued_and_the_voucher_unspent(
     agent: RunningAgent, sim: EngageSimulator
 ) -> None:
     voucher = voucher_id("asa", 1)
+    with agent.client() as http:  # the cashier saw the voucher: the offline rules may accept it
+        assert http.post("/api/v1/identify", json={"code": "2400000010014"}).status_code == 200
     sim.faults.add(FaultRule("redirect", method="POST", path="/redeem$", times=None))
     sim.faults.add(FaultRule("redirect", method="GET", path="/reward-vouchers", times=None))
     op = redeem(agent, voucher, ASA, "op-portal")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from posplugin.cli import main
-from posplugin.simulator import EngageSimulator, FaultRule, member_id
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id
 from tests.conftest import API_KEY, RunningAgent, wait_for
 from tests.test_cli import write_config
 from tests.test_settings_api import login, post

@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from posplugin.engage import EngageClient
-from posplugin.engage_status import EngageStatus
+from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox.model import POINT_SHOP_PURCHASE, Op, Unknown
-from posplugin.outbox.point_shop import PointShopPurchaseCall
-from posplugin.simulator import EngageSimulator, FaultRule, item_id, member_id
+from posplugin.vendors.engage import EngageClient
+from posplugin.vendors.engage.executors.point_shop import PointShopPurchaseCall
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, item_id, member_id
 from tests.conftest import RunningAgent, wait_for
 from tests.receipts.escpos_decoder import decode
 
@@ -150,7 +150,7 @@ def test_purchase_id_is_sent_byte_for_byte_on_every_retry() -> None:
 
     async def main() -> None:
         client = EngageClient("https://t.example", "k", transport=httpx.MockTransport(record))
-        executor = PointShopPurchaseCall(client, EngageStatus(3), lambda: 0.0)
+        executor = PointShopPurchaseCall(client, LoyaltyStatus(3), lambda: 0.0)
         op = Op(
             "o",
             POINT_SHOP_PURCHASE,

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from posplugin.simulator import EngageSimulator, member_id, voucher_id
+from posplugin.vendors.engage.simulator import EngageSimulator, member_id, voucher_id
 from tests.conftest import RunningAgent
 from tests.receipts.escpos_decoder import decode
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from posplugin.simulator import EngageSimulator, FaultRule, member_id, voucher_id
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id, voucher_id
 from tests.conftest import RunningAgent, wait_for
 
 ASA, MARTA = member_id("asa"), member_id("marta")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posplugin.simulator import EngageSimulator, FaultRule, member_id
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id
 from tests.conftest import RunningAgent, wait_for
 from tests.sale_factory import example_sale, line, sale, sale_lines
 from tests.test_crash_recovery import AgentProcess

@@ -15,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from ..engage_status import EngageStatus
 from ..events import EventBus
+from ..loyalty.status import LoyaltyStatus
 from .model import CAPTURED, UNKNOWN, Attempt, NotSent, Op, Outcome, Refused, Unknown
 from .store import OutboxStore
 
@@ -85,7 +85,7 @@ class OutboxWorker:
         self,
         store: OutboxStore,
         executors: dict[str, Executor],
-        status: EngageStatus,
+        status: LoyaltyStatus,
         events: EventBus,
         clock: Callable[[], float],
         *,

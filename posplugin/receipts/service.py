@@ -12,14 +12,14 @@ from drivers.printer import PRINTABLE
 from drivers.printer import Printer as PrinterProtocol
 
 from ..config import Config
-from ..engage import EngageClient, EngageError
-from ..engage.ids import checked_guid
 from ..errors import AgentError
 from ..member_cache import MemberCache
 from ..members import MemberService, voucher_json
 from ..outbox.model import VOUCHER_REDEEM
 from ..outbox.store import OutboxStore
 from ..texts import message
+from ..vendors.engage import EngageClient, EngageError
+from ..vendors.engage.ids import checked_guid
 from .composer import ReceiptComposer
 from .encoding import CodePageError
 from .jobs import PrintJob, PrintQueue

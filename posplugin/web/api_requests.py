@@ -1,7 +1,7 @@
 """What the local API v1 accepts: request bodies and the rules for ids, as the contract states them.
 
 Member and voucher ids are opaque strings here (a loyalty backend other than Engage need not use GUIDs); the
-vendor's code checks their format (``posplugin.engage.ids``). The opId rule is one pattern, used both by the
+vendor's code checks their format (``posplugin.vendors.engage.ids``). The opId rule is one pattern, used both by the
 schema and by the server.
 """
 

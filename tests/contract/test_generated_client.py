@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from posplugin.simulator import EngageSimulator
+from posplugin.vendors.engage.simulator import EngageSimulator
 from tests.conftest import RunningAgent
 
 PACKAGE = "posplugin_generated_client"

@@ -21,7 +21,7 @@ from posplugin.outbox.model import REJECTED, VOUCHER_REDEEM, Op
 from posplugin.paths import resolve_paths
 from posplugin.redemptions import OP_ID
 from posplugin.secret_store import FileBackend, SecretStore
-from posplugin.simulator import EngageSimulator, member_id, voucher_id
+from posplugin.vendors.engage.simulator import EngageSimulator, member_id, voucher_id
 from posplugin.web.api_errors import ERROR_CODES, codes_markdown
 from posplugin.web.api_models import EVENT_MODELS, OpView
 from posplugin.web.app import create_app

@@ -11,6 +11,7 @@ driven with ``@given`` directly, which is its documented use outside its loader.
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 import zlib
@@ -30,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from posplugin.simulator import EngageSimulator, SimState, seed_demo_data
+from posplugin.vendors.engage.simulator import EngageSimulator, SimState, seed_demo_data
 from tests.conftest import RunningAgent
 
 CHECKS = [
@@ -138,9 +139,12 @@ def test_following_the_links_answers_stay_what_the_document_says(running: Runnin
             case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
 
     run_state_machine_as_test(Scenario, settings=settings(BOUNDED, max_examples=50, stateful_step_count=8))
-    # The link from a member to its first voucher was followed (each answer was checked against the document
-    # above; which one it is depends on what earlier scenarios left on the till, e.g. 409 voucher_busy).
-    assert any(step.startswith("POST /api/v1/vouchers/{voucherId}/redeem ") for step in steps), steps
+    # A real card was identified and the links from its member view were followed (each answer was checked
+    # against the document above; which answers they are depends on what earlier scenarios left on the till).
+    tally = str(collections.Counter(steps).most_common())
+    assert "POST /api/v1/identify 200" in steps, tally
+    member_calls = ("GET /api/v1/members/{contactId}", "POST /api/v1/vouchers/{voucherId}/redeem", "POST /api/v1/print")
+    assert any(step.startswith(member_calls) for step in steps), tally
     # An op's link was followed: its id came from an answer, so the call found the op (any answer but 404).
     assert any(
         step.startswith(("GET /api/v1/ops/", "POST /api/v1/ops/")) and not step.endswith(" 404") for step in steps

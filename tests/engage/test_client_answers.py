@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from posplugin.engage import EngageBadResponse, EngageBusy, EngageClient, EngageHTTPError, EngageUnreachable
-from posplugin.engage_status import EngageStatus
-from posplugin.outbox.engage_call import transport_outcome
+from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox.model import NotSent, Unknown
+from posplugin.vendors.engage import EngageBadResponse, EngageBusy, EngageClient, EngageHTTPError, EngageUnreachable
+from posplugin.vendors.engage.executors.call import transport_outcome
 
 CID = "2b4fff30-49b2-5f21-90c6-f247ea8de82a"
 RECEIPT = {"uniqueReceiptId": "r-1"}
@@ -111,7 +111,7 @@ def test_a_full_connection_pool_is_congestion_not_engage_offline() -> None:
 
     with pytest.raises(EngageBusy):
         call(full, lambda c: c.get_contact(CID))
-    status = EngageStatus(1)
+    status = LoyaltyStatus(1)
     status.record_success()
     status.record_failure(EngageBusy("busy"))
     assert status.state == "online"

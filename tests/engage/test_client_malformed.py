@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from posplugin.engage import (
+from posplugin.vendors.engage import (
     EngageBadResponse,
     EngageClient,
     EngageError,
@@ -22,8 +22,8 @@ from posplugin.engage import (
     EngageServerError,
     EngageUnreachable,
 )
-from posplugin.engage.errors import parse_error_code
-from posplugin.engage.timeparse import parse_engage_datetime, parse_http_date
+from posplugin.vendors.engage.errors import parse_error_code
+from posplugin.vendors.engage.timeparse import parse_engage_datetime, parse_http_date
 
 CID = "2b4fff30-49b2-5f21-90c6-f247ea8de82a"
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from posplugin.engage import (
+from posplugin.vendors.engage import (
     EngageAuthError,
     EngageClient,
     EngageError,
@@ -21,8 +21,8 @@ from posplugin.engage import (
     EngageTimeouts,
     EngageUnreachable,
 )
-from posplugin.engage.client import POINT_TRANSACTION_ANSWER
-from posplugin.simulator import EngageSimulator, FaultRule, item_id, member_id, voucher_id
+from posplugin.vendors.engage.client import POINT_TRANSACTION_ANSWER
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, item_id, member_id, voucher_id
 from tests.conftest import API_KEY
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from posplugin import __version__
-from posplugin.simulator import EngageSimulator
+from posplugin.vendors.engage.simulator import EngageSimulator
 from tests.conftest import API_KEY, free_port, wait_for
 from tests.sale_factory import example_sale
 

@@ -64,8 +64,8 @@ def test_the_cashier_is_never_paced_only_the_background_drain(tmp_path: object) 
     from pathlib import Path
 
     from posplugin.database import Database
-    from posplugin.engage_status import EngageStatus
     from posplugin.events import EventBus
+    from posplugin.loyalty.status import LoyaltyStatus
     from posplugin.outbox.model import VOUCHER_REDEEM, Confirmed, Op
     from posplugin.outbox.store import OutboxStore
     from posplugin.outbox.worker import OutboxWorker
@@ -83,7 +83,7 @@ def test_the_cashier_is_never_paced_only_the_background_drain(tmp_path: object) 
         store = OutboxStore(db, 10, 3600)
         loop = asyncio.get_running_loop()
         worker = OutboxWorker(
-            store, {VOUCHER_REDEEM: Instant()}, EngageStatus(3), EventBus(), loop.time, rate=till_rate(10.0, 500)
+            store, {VOUCHER_REDEEM: Instant()}, LoyaltyStatus(3), EventBus(), loop.time, rate=till_rate(10.0, 500)
         )
         await store.capture(op_id="o", kind=VOUCHER_REDEEM, target_id="t", contact_id="c", now=loop.time())
         started = loop.time()

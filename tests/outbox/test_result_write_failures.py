@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from posplugin.database import Database
-from posplugin.engage_status import EngageStatus
 from posplugin.events import EventBus
+from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox import worker as worker_module
 from posplugin.outbox.model import CONFIRMED, PARKED, SENDING, UNKNOWN, VOUCHER_REDEEM, Confirmed, Op
 from posplugin.outbox.store import OutboxStore
@@ -55,7 +55,7 @@ def test_an_answer_that_cannot_be_written_is_written_later(tmp_path: Path, monke
         db.open()
         store = FlakyStore(db, 10, 3600, failures=[error] * 4)
         executor = CountingExecutor()
-        worker = OutboxWorker(store, {VOUCHER_REDEEM: executor}, EngageStatus(3), EventBus(), lambda: 1000.0)
+        worker = OutboxWorker(store, {VOUCHER_REDEEM: executor}, LoyaltyStatus(3), EventBus(), lambda: 1000.0)
         try:
             await store.capture(op_id="o", kind=VOUCHER_REDEEM, target_id="t", contact_id="c", now=1000.0)
             op = await asyncio.wait_for(worker.kick("o"), 5)

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from posplugin.database import Database
-from posplugin.engage import EngageClient
-from posplugin.engage_status import EngageStatus
 from posplugin.events import EventBus
+from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox.model import CONFIRMED, CONFLICT, LIVE_STATES, REJECTED, SENDING, UNKNOWN, VOUCHER_REDEEM, Op
 from posplugin.outbox.store import Backoff, OutboxStore, TargetBusy
-from posplugin.outbox.vouchers import VoucherRedeem
 from posplugin.outbox.worker import OutboxWorker
+from posplugin.vendors.engage import EngageClient
+from posplugin.vendors.engage.executors.vouchers import VoucherRedeem
 from tests.outbox.fake_engage import CONTACT, FakeEngage
 
 VOUCHERS = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(4)]
@@ -52,7 +52,7 @@ class RedemptionMachine(RuleBasedStateMachine):
     def run(self, coro_factory: Any) -> Any:
         async def main() -> Any:
             client = EngageClient("https://fake", "k", transport=self.engage.transport(), clock=lambda: self.now)
-            status = EngageStatus(3, clock=lambda: self.now)
+            status = LoyaltyStatus(3, clock=lambda: self.now)
 
             async def claimed(op: Op) -> bool:
                 last = await self.store.last_confirmed(op.target_id)

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from posplugin.database import Database
-from posplugin.engage_status import EngageStatus
 from posplugin.events import EventBus
+from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox.model import VOUCHER_REDEEM, Confirmed, Op
 from posplugin.outbox.steady_clock import SteadyClock
 from posplugin.outbox.store import OutboxStore
 from posplugin.outbox.worker import OutboxWorker
-from posplugin.simulator import EngageSimulator, FaultRule, member_id, voucher_id
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id, voucher_id
 from tests.conftest import RunningAgent, wait_for
 from tests.test_redemption_api import op_state, redeem
 
@@ -48,7 +48,7 @@ def test_the_paced_drain_does_not_wait_for_a_backward_step(tmp_path: Path) -> No
         db = Database(tmp_path / "db.sqlite3")
         db.open()
         store = OutboxStore(db, 10, 3600, schedule=SteadyClock(wall, time.monotonic))
-        worker = OutboxWorker(store, {VOUCHER_REDEEM: Instant()}, EngageStatus(3), EventBus(), wall, rate=20.0)
+        worker = OutboxWorker(store, {VOUCHER_REDEEM: Instant()}, LoyaltyStatus(3), EventBus(), wall, rate=20.0)
         try:
             for n in range(3):
                 await store.capture(op_id=f"o{n}", kind=VOUCHER_REDEEM, target_id=f"t{n}", contact_id="c", now=wall())

@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from posplugin.simulator import EngageSimulator, member_id
+from posplugin.vendors.engage.simulator import EngageSimulator, member_id
 from tests.conftest import RunningAgent, wait_for
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -76,7 +76,7 @@ def test_serial_scan_updates_the_panel(page: Any, agent_factory: Any) -> None:
 def test_redeem_button_redeems_and_a_queued_one_turns_redeemed(
     page: Any, agent_factory: Any, sim: EngageSimulator
 ) -> None:
-    from posplugin.simulator import FaultRule
+    from posplugin.vendors.engage.simulator import FaultRule
 
     running: RunningAgent = agent_factory(offline={"cashier_wait": 1.0})
     page.goto(running.base_url + "/")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from posplugin.simulator import EngageSimulator, member_id, voucher_id
+from posplugin.vendors.engage.simulator import EngageSimulator, member_id, voucher_id
 from tests.conftest import RunningAgent, wait_for
 from tests.receipts.escpos_decoder import decode
 from tests.ui.panel_helpers import SMALL, open_panel, scan, shot

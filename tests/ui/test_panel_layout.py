@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from posplugin.simulator import EngageSimulator, member_id
-from posplugin.simulator.state import Voucher
+from posplugin.vendors.engage.simulator import EngageSimulator, member_id
+from posplugin.vendors.engage.simulator.state import Voucher
 from tests.conftest import RunningAgent, free_port
 from tests.receipts.escpos_decoder import decode
 from tests.ui.panel_helpers import SMALL, in_viewport, open_panel, scan, scroll_y, shot

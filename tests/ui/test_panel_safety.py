@@ -10,8 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from posplugin.simulator import EngageSimulator, FaultRule, member_id, voucher_id
-from posplugin.simulator.state import Voucher
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id, voucher_id
+from posplugin.vendors.engage.simulator.state import Voucher
 from tests.conftest import RunningAgent, wait_for
 from tests.receipts.escpos_decoder import decode
 from tests.ui.panel_helpers import SMALL, open_panel, scan, shot

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from posplugin.simulator import EngageSimulator, member_id
-from posplugin.simulator.state import Voucher
+from posplugin.vendors.engage.simulator import EngageSimulator, member_id
+from posplugin.vendors.engage.simulator.state import Voucher
 from tests.conftest import RunningAgent
 from tests.ui.panel_helpers import SMALL, open_panel, scan, shot
 

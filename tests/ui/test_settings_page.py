@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from posplugin.manager_pin import MAX_FAILURES
-from posplugin.simulator import EngageSimulator, FaultRule, member_id, voucher_id
+from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id, voucher_id
 from tests.conftest import API_KEY, RunningAgent, wait_for
 from tests.ui.test_cashier_panel import shot
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from ..engage import EngageClient, EngageError, EngageHTTPError, EngageServerError
-from ..engage_status import EngageStatus
-from .engage_call import EngageCall
-from .model import Attempt, Confirmed, Op, Outcome, Refused, Resend, Unknown
+from ....loyalty.status import LoyaltyStatus
+from ....outbox.model import Attempt, Confirmed, Op, Outcome, Refused, Resend, Unknown
+from .. import EngageClient, EngageError, EngageHTTPError, EngageServerError
+from .call import EngageCall
 
 RECENT = 100  # transactions searched when reconciling
 
@@ -27,7 +27,7 @@ def reference(transaction_id: str) -> str:
 
 class PointAdjustment(EngageCall):
     def __init__(
-        self, client: EngageClient, status: EngageStatus, clock: Callable[[], float], settle_seconds: float
+        self, client: EngageClient, status: LoyaltyStatus, clock: Callable[[], float], settle_seconds: float
     ) -> None:
         super().__init__(client, status, clock)
         self.settle_seconds = settle_seconds

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .faults import FaultPlan, FaultRule
+from ...faults import FaultPlan, FaultRule
 from .state import SimError, SimState
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..engage import EngageError, EngageHTTPError, EngageServerError
-from .engage_call import EngageCall
-from .model import Attempt, Confirmed, Conflict, Op, Outcome, Refused, Resend, Unknown
+from ....outbox.model import Attempt, Confirmed, Conflict, Op, Outcome, Refused, Resend, Unknown
+from .. import EngageError, EngageHTTPError, EngageServerError
+from .call import EngageCall
 
 REASONS = {
     "InsufficientPoints": "insufficient_points",

@@ -1,4 +1,5 @@
-"""Typed Engage errors.
+"""Typed Engage errors, each one of the core's neutral errors (``posplugin.loyalty.errors``) as well: the client
+maps every transport and HTTP failure here, once, and the outbox and breaker decide on the neutral type.
 
 The split that matters for money is *was the request sent?*: ``EngageUnreachable`` means nothing reached Engage
 (safe to send again); ``EngageNoAnswer`` and ``EngageServerError`` mean it may have been processed (reconcile
@@ -10,6 +11,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+
+from ...loyalty.errors import (
+    LoyaltyAuthError,
+    LoyaltyBadAnswer,
+    LoyaltyCongested,
+    LoyaltyError,
+    LoyaltyHTTPError,
+    LoyaltyNoAnswer,
+    LoyaltyRateLimited,
+    LoyaltyServerError,
+    LoyaltyUnreachable,
+)
 
 # Code names the vendor documents (seeds and engage-api.md), plus the few whose exact spelling is assumed.
 KNOWN_CODES = frozenset(
@@ -53,24 +66,24 @@ KNOWN_CODES = frozenset(
 _CODE_FIELDS = ("errorCode", "code", "error", "errorType", "title", "message", "detail")
 
 
-class EngageError(Exception):
+class EngageError(LoyaltyError):
     """Base for every failure talking to Engage."""
 
 
-class EngageUnreachable(EngageError):
+class EngageUnreachable(EngageError, LoyaltyUnreachable):
     """Nothing reached Engage (connect refused, DNS, connect timeout): safe to try again."""
 
 
-class EngageBusy(EngageError):
+class EngageBusy(EngageError, LoyaltyCongested):
     """The agent's own connection pool had no free connection in time: nothing was sent, and it says nothing
     about Engage (a burst of lookups at this till, not an outage)."""
 
 
-class EngageNoAnswer(EngageError):
+class EngageNoAnswer(EngageError, LoyaltyNoAnswer):
     """The request went out but no answer came back (read timeout, reset): the outcome is unknown."""
 
 
-class EngageBadResponse(EngageError):
+class EngageBadResponse(EngageError, LoyaltyBadAnswer):
     """An answer that is not Engage's documented one: a redirect (captive portal, proxy block page, mistyped
     address), an HTML page, or a body of the wrong shape. After a POST was sent its outcome is unknown."""
 
@@ -79,24 +92,21 @@ class EngageBadResponse(EngageError):
         self.status = status
 
 
-class EngageHTTPError(EngageError):
+class EngageHTTPError(EngageError, LoyaltyHTTPError):
     def __init__(self, status: int, code: str | None, detail: str, server_date: datetime | None = None) -> None:
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.server_date = server_date
-        super().__init__(f"Engage answered {status} {code or ''}".rstrip() + (f": {detail}" if detail else ""))
+        LoyaltyHTTPError.__init__(self, status, code, detail, server_date)
+        self.args = (f"Engage answered {status} {code or ''}".rstrip() + (f": {detail}" if detail else ""),)
 
 
-class EngageServerError(EngageHTTPError):
+class EngageServerError(EngageHTTPError, LoyaltyServerError):
     """5xx, including 504 GatewayTimeout: for a POST the outcome is unknown."""
 
 
-class EngageAuthError(EngageHTTPError):
+class EngageAuthError(EngageHTTPError, LoyaltyAuthError):
     """401/403: the API key is missing, wrong or lacks rights."""
 
 
-class EngageRateLimited(EngageHTTPError):
+class EngageRateLimited(EngageHTTPError, LoyaltyRateLimited):
     def __init__(self, status: int, code: str | None, detail: str, retry_after: float | None) -> None:
         super().__init__(status, code, detail)
         self.retry_after = retry_after

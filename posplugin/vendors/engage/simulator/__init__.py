@@ -1,7 +1,7 @@
 """Embedded Engage simulator: a real HTTP server with the vendor's semantics, for the demo and the tests."""
 
+from ...faults import FaultPlan, FaultRule
 from .demo_data import MEMBERS, bulk_voucher_id, item_id, member_id, seed_bulk_vouchers, seed_demo_data, voucher_id
-from .faults import FaultPlan, FaultRule
 from .server import EngageSimulator
 from .state import SimError, SimSettings, SimState
 

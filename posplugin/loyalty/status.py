@@ -1,7 +1,8 @@
-"""Is Engage reachable? A small breaker so the cashier never waits on a dead network.
+"""Is the loyalty system reachable? A small breaker so the cashier never waits on a dead network.
 
-A refused connection, or a few consecutive failures of other kinds, mark Engage offline at once; while offline
-the cashier path does not call Engage at all (it serves the cache). A background probe marks it online again.
+A refused connection, or a few consecutive failures of other kinds, mark it offline at once; while offline the
+cashier path does not call the vendor at all (it serves the cache). A background probe marks it online again.
+It knows only the neutral errors (``posplugin.loyalty.errors``) every vendor's client maps its failures onto.
 """
 
 from __future__ import annotations
@@ -11,28 +12,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from .engage import (
-    EngageBadResponse,
-    EngageBusy,
-    EngageError,
-    EngageNoAnswer,
-    EngageServerError,
-    EngageUnreachable,
-)
+from .errors import TRANSPORT_FAILURES, LoyaltyCongested, LoyaltyError, LoyaltyUnreachable
 
 log = logging.getLogger(__name__)
 
 ONLINE, OFFLINE, UNKNOWN = "online", "offline", "unknown"
-# Errors that say "Engage is not usable right now"; 4xx answers prove it is reachable.
-TRANSPORT_FAILURES: tuple[type[EngageError], ...] = (
-    EngageUnreachable,
-    EngageNoAnswer,
-    EngageServerError,
-    EngageBadResponse,
-)
+__all__ = ["OFFLINE", "ONLINE", "TRANSPORT_FAILURES", "UNKNOWN", "LoyaltyStatus"]
 
 
-class EngageStatus:
+class LoyaltyStatus:
     def __init__(
         self,
         failures_to_trip: int,
@@ -47,7 +35,7 @@ class EngageStatus:
         self.last_error = ""
         self._on_change = on_change
         self._clock = clock
-        # When Engage last answered anything (monotonic): an idle till probes once it has heard nothing for an
+        # When the vendor last answered anything (monotonic): an idle till probes once it has heard nothing for an
         # interval, so the panel learns of an outage before the next customer's scan does.
         self._last_answer = time.monotonic()
 
@@ -63,7 +51,7 @@ class EngageStatus:
         self._set(ONLINE)
 
     def record_failure(self, error: BaseException) -> None:
-        if isinstance(error, EngageBusy):
+        if isinstance(error, LoyaltyCongested):
             return  # our own connection pool was full: nothing was sent, nothing learnt about Engage
         if not isinstance(error, TRANSPORT_FAILURES):
             self.record_success()
@@ -72,11 +60,11 @@ class EngageStatus:
         self.last_error = type(error).__name__
         # Connect refused or timed out (after the transport's own retry) is unambiguous: trip at once so the
         # very next scan does not wait. Timeouts, 5xx and nonsense may be one slow request: count them.
-        if self.consecutive_failures >= self.failures_to_trip or isinstance(error, EngageUnreachable):
+        if self.consecutive_failures >= self.failures_to_trip or isinstance(error, LoyaltyUnreachable):
             self._set(OFFLINE)
 
     def mark_unknown(self) -> None:
-        """Engage was re-pointed (settings page): what was known about the old address no longer holds."""
+        """The vendor was re-pointed (settings page): what was known about the old address no longer holds."""
         self.consecutive_failures = 0
         self._set(UNKNOWN)
 
@@ -85,7 +73,7 @@ class EngageStatus:
             return
         previous, self.state = self.state, state
         self.offline_since = self._clock() if state == OFFLINE else None
-        log.info("Engage is now %s (was %s)", state, previous)
+        log.info("the loyalty system is now %s (was %s)", state, previous)
         if self._on_change is not None:
             self._on_change(state)
 
@@ -95,8 +83,8 @@ class EngageStatus:
             if self.state != ONLINE or time.monotonic() - self._last_answer >= interval:
                 try:
                     self.record_success(await probe())
-                except EngageError as exc:
+                except LoyaltyError as exc:
                     self.record_failure(exc)
                     if not isinstance(exc, TRANSPORT_FAILURES):
-                        log.warning("Engage probe answered %s", exc)
+                        log.warning("loyalty probe answered %s", exc)
             await asyncio.sleep(interval)

@@ -14,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from ..engage import (
+from ....loyalty.status import LoyaltyStatus
+from ....outbox.model import Attempt, Confirmed, Conflict, Op, Outcome, Refused, Resend, Unknown
+from .. import (
     EngageClient,
     EngageError,
     EngageHTTPError,
     Voucher,
 )
-from ..engage_status import EngageStatus
-from .engage_call import EngageCall
-from .model import Attempt, Confirmed, Conflict, Op, Outcome, Refused, Resend, Unknown
+from .call import EngageCall
 
 # How far outside our own attempt a redemption may be stamped and still be ours. With Engage's clock measured
 # from its Date header (1 s resolution, truncated), the true offset lies in [measured, measured + 1 s + RTT]:
@@ -77,7 +77,7 @@ class VoucherCall(EngageCall):
     def __init__(
         self,
         client: EngageClient,
-        status: EngageStatus,
+        status: LoyaltyStatus,
         clock: Callable[[], float],
         claimed_elsewhere: ClaimedElsewhere = _never,
     ) -> None:

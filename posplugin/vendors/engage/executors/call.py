@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ..engage import (
+from ....loyalty.status import LoyaltyStatus
+from ....outbox.model import NotSent, Outcome, Unknown
+from .. import (
     EngageAuthError,
     EngageBadResponse,
     EngageBusy,
@@ -22,8 +24,6 @@ from ..engage import (
     EngageServerError,
     EngageUnreachable,
 )
-from ..engage_status import EngageStatus
-from .model import NotSent, Outcome, Unknown
 
 T = TypeVar("T")
 TRANSPORT_ERRORS = (EngageServerError, EngageRateLimited, EngageAuthError)
@@ -56,7 +56,7 @@ class EngageCall:
     # Error codes the vendor marks as "not done yet, the same request may be sent again".
     retryable_codes: frozenset[str] = frozenset()
 
-    def __init__(self, client: EngageClient, status: EngageStatus, clock: Callable[[], float]) -> None:
+    def __init__(self, client: EngageClient, status: LoyaltyStatus, clock: Callable[[], float]) -> None:
         self.client = client
         self.status = status
         self.clock = clock

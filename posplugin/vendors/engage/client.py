@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .. import __version__
+from ... import __version__
 from .errors import (
     EngageAuthError,
     EngageBadResponse,

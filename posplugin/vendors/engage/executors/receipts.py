@@ -12,18 +12,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ..engage import EngageClient, EngageHTTPError, PostResult
-from ..engage_status import EngageStatus
-from ..errors import AgentError
-from .engage_call import EngageCall
-from .model import Attempt, Confirmed, NotSent, Op, Outcome, Refused, Resend
+from ....errors import AgentError
+from ....loyalty.status import LoyaltyStatus
+from ....outbox.model import Attempt, Confirmed, NotSent, Op, Outcome, Refused, Resend
+from .. import EngageClient, EngageHTTPError, PostResult
+from .call import EngageCall
 
 ResolveCode = Callable[[str], Awaitable[str]]
 
 
 class SaleReceiptDelivery(EngageCall):
     def __init__(
-        self, client: EngageClient, status: EngageStatus, clock: Callable[[], float], resolve_code: ResolveCode
+        self, client: EngageClient, status: LoyaltyStatus, clock: Callable[[], float], resolve_code: ResolveCode
     ) -> None:
         super().__init__(client, status, clock)
         self.resolve_code = resolve_code

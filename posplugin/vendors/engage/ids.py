@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import AgentError
-from ..scan_codes import GUID_RE
-from ..texts import message
+from ...errors import AgentError
+from ...scan_codes import GUID_RE
+from ...texts import message
 
 
 def checked_guid(value: str, name: str, language: str = "en") -> str:
