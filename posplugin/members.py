@@ -24,6 +24,7 @@ from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
 from .member_cache import MemberCache
 from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
 from .texts import message, readable_description, scan_problem
+from .timestamps import iso
 from .vendors.engage import (
     Contact,
     EngageAuthError,
@@ -66,10 +67,6 @@ TX_FILTERS = {"all": "All", "active": "Active", "pending": "Pending"}
 
 def number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def money_json(value: Money | None) -> dict[str, Any] | None:
@@ -115,7 +112,7 @@ def build_view(
         },
         "vouchers": [voucher_json(v) for v in vouchers if not v.redeemed],
         "source": "live",
-        "fetchedAt": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+        "fetchedAt": iso(now),
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from .errors import AgentError
 from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
-from .members import iso, number
+from .members import number
 from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, REJECTED, Op
 from .outbox.store import OutboxStore
 from .outbox.worker import OutboxWorker
@@ -19,6 +19,7 @@ from .receipts import formatting as fmt
 from .receipts.service import ReceiptService
 from .redemptions import RedemptionService, checked_guid, checked_op_id
 from .texts import message
+from .timestamps import iso
 from .vendors.engage import EngageAuthError, EngageClient, EngageError, EngageHTTPError, PointAccount, PointShopItem
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..texts import reason_text
+from ..timestamps import iso
 
 CAPTURED, SENDING, UNKNOWN = "CAPTURED", "SENDING", "UNKNOWN"
 CONFIRMED, REJECTED, CONFLICT, PARKED = "CONFIRMED", "REJECTED", "CONFLICT", "PARKED"
@@ -34,10 +34,6 @@ DONE_WORD = {
     SALE_RECEIPT: "delivered",
     POINT_ADJUSTMENT: "completed",
 }
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class SimError(Exception):
         self.message = message or code
 
 
-def iso(value: datetime | None) -> str | None:
+def engage_time(value: datetime | None) -> str | None:
     if value is None:
         return None
     # Seven fractional digits, as Engage sends them, so clients are tested against the awkward format.
@@ -361,7 +361,7 @@ class SimState:
             "definitionId": account.definition_id,
             "balance": _number(active),
             "pendingPoints": _number(pending),
-            "balanceExpires": iso(account.balance_expires),
+            "balanceExpires": engage_time(account.balance_expires),
             "pointsWillExpireDueToInactivity": None,
             "links": [],
         }
@@ -390,11 +390,11 @@ class SimState:
             "source": tx.source,
             "amount": _number(tx.amount),
             "type": tx.type,
-            "transactionDate": iso(tx.transaction_date),
-            "createdOn": iso(tx.created_on),
-            "modifiedOn": iso(tx.created_on),
-            "validFrom": iso(tx.valid_from),
-            "validTo": iso(tx.valid_to),
+            "transactionDate": engage_time(tx.transaction_date),
+            "createdOn": engage_time(tx.created_on),
+            "modifiedOn": engage_time(tx.created_on),
+            "validFrom": engage_time(tx.valid_from),
+            "validTo": engage_time(tx.valid_to),
             "retailTransactionLineItemId": None,
         }
 
@@ -531,9 +531,9 @@ class SimState:
             "id": v.id,
             "voucherNumber": v.voucher_number,
             "name": v.name,
-            "redeemedOn": iso(v.redeemed_on),
+            "redeemedOn": engage_time(v.redeemed_on),
             "redeemed": v.redeemed_on is not None,
-            "expiresOn": iso(v.expires_on),
+            "expiresOn": engage_time(v.expires_on),
             "value": {"currency": v.currency, "amount": _number(v.amount)},
             "localValues": [{"currency": c, "amount": _number(a)} for c, a in v.local_values],
             "points": v.points,
@@ -608,8 +608,8 @@ class SimState:
                     "cost": item.cost,
                     "pointDefinitionId": item.definition_id,
                     "promotionId": item.promotion_id,
-                    "validFrom": iso(item.valid_from),
-                    "validTo": iso(item.valid_to),
+                    "validFrom": engage_time(item.valid_from),
+                    "validTo": engage_time(item.valid_to),
                     "presentation": {"title": item.name, "description": item.description, "imageUrl": "", "link": ""},
                 }
                 for item in self.items.values()
@@ -625,7 +625,7 @@ class SimState:
             "cost": p.cost,
             "promotionId": p.promotion_id,
             "status": "Completed" if self.now() >= p.completes_at else "Processing",
-            "createdOn": iso(p.created_on),
+            "createdOn": engage_time(p.created_on),
         }
 
     def purchase(self, body: Any) -> dict[str, Any]:
