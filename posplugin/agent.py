@@ -31,6 +31,7 @@ from .loyalty.status import LoyaltyStatus
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
+from .ops import OpService
 from .outbox.model import (
     CONFIRMED,
     POINT_ADJUSTMENT,
@@ -162,12 +163,14 @@ class Agent:
             monotonic=self.options.monotonic,
         )
         self.outbox.on_change = self._queue_changed
+        self.ops = OpService(
+            self.outbox, self.worker, config.agent.language, clock, lambda: self.config.offline.cashier_wait
+        )
         self.redemptions = RedemptionService(
-            self.outbox,
-            self.worker,
+            self.ops,
             self.cache,
             self.status,
-            OfflineLimits(offline.max_queued_per_till, offline.max_offline_hours * 3600, offline.cashier_wait),
+            lambda: OfflineLimits.from_config(self.config.offline),
             config.agent.language,
             clock,
             self.client,
@@ -185,7 +188,7 @@ class Agent:
             self.client,
             self.outbox,
             self.worker,
-            self.redemptions,
+            self.ops,
             self.receipts,
             self.status,
             config.agent.language,
@@ -201,7 +204,7 @@ class Agent:
             language=config.agent.language,
             clock=clock,
         )
-        self.point_adjustments = PointAdjustmentService(self.outbox, self.redemptions, config.agent.language, clock)
+        self.point_adjustments = PointAdjustmentService(self.outbox, self.ops, config.agent.language, clock)
         self.pin = ManagerPin(secret_store, PinGuard(self.db, clock), config.agent.language)
         self.features = {"identify", "redeem", "reactivate", "print", "point_shop", "sales", "point_adjustments"}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -280,10 +283,6 @@ class Agent:
             self.members.settings = dataclasses.replace(self.members.settings, scan_rules=rules)
             await self._restart_scanner()
         self.cache.max_age = new.offline.member_cache_hours * 3600
-        offline = new.offline
-        self.redemptions.limits = OfflineLimits(
-            offline.max_queued_per_till, offline.max_offline_hours * 3600, offline.cashier_wait
-        )
         for key in ("port", "language", "data_dir", "log_dir"):
             if getattr(old.agent, key) != getattr(new.agent, key):
                 restart.append(f"agent.{key}")

@@ -17,19 +17,20 @@ from datetime import datetime
 from typing import Any
 
 from .errors import AgentError
+from .ops import OpService, checked_op_id
 from .outbox.model import POINT_ADJUSTMENT
 from .outbox.store import OutboxStore
-from .redemptions import RedemptionService, checked_guid, checked_op_id
 from .scan_codes import GUID_RE
 from .vendors.engage import EngageClient, EngageError
 from .vendors.engage.client import BULK_LIMIT
+from .vendors.engage.ids import checked_guid
 
 CSV_COLUMNS = ("contactId", "amount", "definitionId", "description", "source", "validFrom", "validTo", "timeStamp")
 REQUIRED_COLUMNS = ("contactId", "amount")
 
 
 class PointAdjustmentService:
-    def __init__(self, store: OutboxStore, ops: RedemptionService, language: str, clock: Callable[[], float]) -> None:
+    def __init__(self, store: OutboxStore, ops: OpService, language: str, clock: Callable[[], float]) -> None:
         self.store = store
         self.ops = ops
         self.language = language

@@ -12,15 +12,16 @@ from typing import Any
 from .errors import AgentError
 from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
 from .members import number
+from .ops import OpService, checked_op_id
 from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, REJECTED, Op
 from .outbox.store import OutboxStore
 from .outbox.worker import OutboxWorker
 from .receipts import formatting as fmt
 from .receipts.service import ReceiptService
-from .redemptions import RedemptionService, checked_guid, checked_op_id
 from .texts import message
 from .timestamps import iso
 from .vendors.engage import EngageAuthError, EngageClient, EngageError, EngageHTTPError, PointAccount, PointShopItem
+from .vendors.engage.ids import checked_guid
 
 
 class PointShopService:
@@ -29,7 +30,7 @@ class PointShopService:
         client: EngageClient,
         store: OutboxStore,
         worker: OutboxWorker,
-        ops: RedemptionService,
+        ops: OpService,
         receipts: ReceiptService,
         status: LoyaltyStatus,
         language: str,

@@ -1,6 +1,6 @@
 """Voucher redeem and reactivate as the POS sees them: capture durably, try online for a few seconds, then
-answer honestly — done, rejected, or queued while the outbox carries on. Also the op service every kind shares:
-one opId is one op (``once``), and a person's retry, park and resolve.
+answer honestly — done, rejected, or queued while the outbox carries on (through ``OpService``, which every
+kind shares).
 
 Engage's redeem and reactivate calls carry no contact, so the agent is the only place that can check that the
 voucher belongs to the member at the till: before capture it must be in that contact's own lists (live; from the
@@ -15,39 +15,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .config import OfflineConfig
 from .errors import AgentError
 from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
 from .member_cache import MemberCache
-from .outbox.model import CONFIRMED, REJECTED, VOUCHER_REACTIVATE, VOUCHER_REDEEM, Op
-from .outbox.store import OpIdConflict, OpStateError, OutboxStore, TargetBusy
-from .outbox.worker import OutboxWorker
+from .ops import OpService, checked_op_id
+from .outbox.model import CONFIRMED, REJECTED, VOUCHER_REACTIVATE, VOUCHER_REDEEM
+from .outbox.store import TargetBusy
 from .texts import message
 from .vendors.engage import EngageClient, EngageError, EngageHTTPError
 from .vendors.engage.ids import checked_guid
 
 log = logging.getLogger(__name__)
-NOTE_MAX = 500
 # Which of the contact's voucher lists prove ownership, most likely first: one round trip in the usual case.
 OWNER_LISTS = {VOUCHER_REDEEM: ("available", "all"), VOUCHER_REACTIVATE: ("redeemed", "all")}
 
-OP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-
-
-__all__ = ["OP_ID", "RedemptionService", "checked_guid", "checked_op_id"]
-
-
-def checked_op_id(op_id: str | None) -> str:
-    """The POS's opId, or a new one when it sent none."""
-    if op_id is not None and not OP_ID.fullmatch(op_id):
-        raise AgentError(422, "invalid_request", "opId must be 1-64 letters, digits, '-', '_', '.' or ':'")
-    return op_id or str(uuid.uuid4())
+__all__ = ["OfflineLimits", "RedemptionService"]
 
 
 @dataclass(frozen=True)
@@ -56,25 +44,28 @@ class OfflineLimits:
     max_offline_seconds: float
     cashier_wait: float
 
+    @classmethod
+    def from_config(cls, offline: OfflineConfig) -> OfflineLimits:
+        return cls(offline.max_queued_per_till, offline.max_offline_hours * 3600, offline.cashier_wait)
+
 
 class RedemptionService:
     def __init__(
         self,
-        store: OutboxStore,
-        worker: OutboxWorker,
+        ops: OpService,
         cache: MemberCache,
         status: LoyaltyStatus,
-        limits: OfflineLimits,
+        limits: Callable[[], OfflineLimits],
         language: str,
         clock: Callable[[], float],
         client: EngageClient,
     ) -> None:
         self.client = client
-        self.store = store
-        self.worker = worker
+        self.ops = ops
+        self.store = ops.store
         self.cache = cache
         self.status = status
-        self.limits = limits
+        self.limits = limits  # read per call: the settings page changes them live
         self.language = language
         self.clock = clock
 
@@ -85,78 +76,6 @@ class RedemptionService:
 
     async def reactivate(self, voucher_id: str, contact_id: str, op_id: str | None) -> dict[str, Any]:
         return await self._submit(VOUCHER_REACTIVATE, voucher_id, contact_id, op_id)
-
-    async def get(self, op_id: str) -> dict[str, Any]:
-        op = await self.store.get(op_id)
-        if op is None:
-            raise AgentError(404, "not_found", message("not_found", self.language))
-        return self.describe(op)
-
-    async def queue(self) -> dict[str, Any]:
-        counts = await self.store.counts()
-        return {**counts, "ops": [self.describe(op) for op in await self.store.listing()]}
-
-    async def retry(self, op_id: str) -> dict[str, Any]:
-        op = await self._act(op_id, lambda: self.store.retry(op_id, self.clock()))
-        self.worker.wake()
-        return op
-
-    async def park(self, op_id: str) -> dict[str, Any]:
-        return await self._act(op_id, lambda: self.store.park(op_id, self.clock()))
-
-    async def resolve(self, op_id: str, note: str) -> dict[str, Any]:
-        note = " ".join(note.split())
-        if not note or len(note) > NOTE_MAX:
-            raise AgentError(422, "invalid_request", f"note: 1-{NOTE_MAX} characters saying how it was settled")
-        op = await self._act(op_id, lambda: self.store.resolve(op_id, note, self.clock()))
-        log.info("op %s resolved by a person", op_id)
-        return op
-
-    async def _act(self, op_id: str, action: Callable[[], Awaitable[Op]]) -> dict[str, Any]:
-        await self._existing(op_id)
-        try:
-            return self.describe(await action())
-        except OpStateError as exc:
-            raise AgentError(
-                409, "op_state", f"{message('op_state', self.language)} ({exc.action}: {exc.op.api_state})"
-            ) from None
-
-    async def once(
-        self,
-        op_id: str,
-        kind: str,
-        contact_id: str,
-        request: Mapping[str, Any] | None,
-        target_id: str,
-        create: Callable[[], Awaitable[dict[str, Any]]],
-    ) -> dict[str, Any]:
-        """One opId is one op. A repeat of a request already captured is answered from its op, whenever it
-        arrives — even while the first call still waits on Engage, or after the checks ``create`` makes would
-        now fail (a redeemed voucher is no longer available). Only another request under a used opId is 409."""
-        try:
-            existing = await self.store.find(op_id, kind, contact_id, request, target_id)
-            if existing is None:
-                try:
-                    return await create()
-                except AgentError:
-                    # The same request may have been captured while this one was being checked.
-                    existing = await self.store.find(op_id, kind, contact_id, request, target_id)
-                    if existing is None:
-                        raise
-            return await self.answer(existing)
-        except OpIdConflict:
-            raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language)) from None
-
-    def describe(self, op: Op) -> dict[str, Any]:
-        return op.to_json(self.language)
-
-    # ---- internals -------------------------------------------------------------------------------------
-
-    async def _existing(self, op_id: str) -> Op:
-        op = await self.store.get(op_id)
-        if op is None:
-            raise AgentError(404, "not_found", message("not_found", self.language))
-        return op
 
     def _validate(self, voucher_id: str, contact_id: str, op_id: str | None) -> tuple[str, str, str]:
         return checked_guid(voucher_id, "voucherId"), checked_guid(contact_id, "contactId"), checked_op_id(op_id)
@@ -190,9 +109,9 @@ class RedemptionService:
                 raise AgentError(
                     409, "voucher_busy", f"{message('voucher_busy', self.language)} (opId {busy.live.op_id})"
                 ) from None
-            return self.describe(op) if offline else await self.answer(op)
+            return self.ops.describe(op) if offline else await self.ops.answer(op)
 
-        return await self.once(op_id, kind, contact_id, None, voucher_id, create)
+        return await self.ops.once(op_id, kind, contact_id, None, voucher_id, create)
 
     async def _cached_number(self, voucher_id: str, contact_id: str) -> str | None:
         cached = await self.cache.get(contact_id)
@@ -211,7 +130,7 @@ class RedemptionService:
         reactivation, redeemed by this till for this member. ``None`` when Engage cannot be asked in time (the
         offline rules then decide, from the cached view). Not the contact's: 422 ``voucher_not_owned``."""
         try:
-            async with asyncio.timeout(self.limits.cashier_wait):
+            async with asyncio.timeout(self.limits().cashier_wait):
                 for which in OWNER_LISTS[kind]:
                     vouchers = await self.client.list_all_vouchers(contact_id, which)
                     found = next((v for v in vouchers if v.id.lower() == voucher_id), None)
@@ -233,23 +152,15 @@ class RedemptionService:
             return ""  # the lists may lag behind our own redemption
         raise AgentError(422, "voucher_not_owned", message("voucher_not_owned", self.language))
 
-    async def answer(self, op: Op) -> dict[str, Any]:
-        """Wait a few seconds for a live op; past that the POS hears "queued" and the request carries on."""
-        if op.is_live:
-            task = self.worker.kick(op.op_id)
-            await asyncio.wait({task}, timeout=self.limits.cashier_wait)  # never cancels the task
-            op = await self.store.mark_reported_queued(op.op_id, self.clock())
-        return self.describe(op)
-
     async def _offline_refusal(self, kind: str, voucher_id: str, contact_id: str, now: float) -> str | None:
         """``None`` when the op may be queued offline, else the reason it may not."""
         offline_since = self.status.offline_since
-        if offline_since is not None and now - offline_since > self.limits.max_offline_seconds:
+        if offline_since is not None and now - offline_since > self.limits().max_offline_seconds:
             return "offline_not_allowed"
-        if await self.store.count_live_offline() >= self.limits.max_queued:
+        if await self.store.count_live_offline() >= self.limits().max_queued:
             return "offline_not_allowed"
         cached = await self.cache.get(contact_id)
-        fresh = cached is not None and now - cached.fetched_at <= self.limits.max_offline_seconds
+        fresh = cached is not None and now - cached.fetched_at <= self.limits().max_offline_seconds
         seen = fresh and cached is not None and any(v.get("id") == voucher_id for v in cached.view.get("vouchers", []))
         if kind == VOUCHER_REACTIVATE:
             # Giving value back is safe to queue — for a voucher known to be this member's.

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..redemptions import OP_ID
+from ..ops import OP_ID
 
 OpId = Annotated[
     str,

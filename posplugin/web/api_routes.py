@@ -268,23 +268,23 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
 
     @route("GET", "/ops/{opId}", "getOp", "ops", path=True)
     async def op(opId: str) -> OpView:
-        return answer(OpView, await agent.redemptions.get(opId))
+        return answer(OpView, await agent.ops.get(opId))
 
     @route("POST", "/ops/{opId}/retry", "retryOp", "ops", path=True, codes=("op_state",))
     async def retry_op(opId: str) -> OpView:
-        return answer(OpView, await agent.redemptions.retry(opId))
+        return answer(OpView, await agent.ops.retry(opId))
 
     @route("POST", "/ops/{opId}/park", "parkOp", "ops", path=True, codes=("op_state",))
     async def park_op(opId: str) -> OpView:
-        return answer(OpView, await agent.redemptions.park(opId))
+        return answer(OpView, await agent.ops.park(opId))
 
     @route("POST", "/ops/{opId}/resolve", "resolveOp", "ops", path=True, codes=("op_state",))
     async def resolve_op(opId: str, body: ResolveBody) -> OpView:
-        return answer(OpView, await agent.redemptions.resolve(opId, body.note))
+        return answer(OpView, await agent.ops.resolve(opId, body.note))
 
     @route("GET", "/queue", "getQueue", "ops", inputs=False)
     async def queue() -> QueueView:
-        return answer(QueueView, await agent.redemptions.queue())
+        return answer(QueueView, await agent.ops.queue())
 
     shop_errors = ("member_not_found", "engage_offline", "engage_error", "engage_auth")
 

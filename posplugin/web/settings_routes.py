@@ -179,19 +179,19 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
 
     @router.get("/queue", dependencies=needs_manager)
     async def queue() -> dict[str, Any]:
-        return await agent.redemptions.queue()
+        return await agent.ops.queue()
 
     @router.post("/ops/{op_id}/retry", dependencies=needs_manager)
     async def retry(op_id: str, body: EmptyBody) -> dict[str, Any]:
-        return await agent.redemptions.retry(op_id)
+        return await agent.ops.retry(op_id)
 
     @router.post("/ops/{op_id}/park", dependencies=needs_manager)
     async def park(op_id: str, body: EmptyBody) -> dict[str, Any]:
-        return await agent.redemptions.park(op_id)
+        return await agent.ops.park(op_id)
 
     @router.post("/ops/{op_id}/resolve", dependencies=needs_manager)
     async def resolve(op_id: str, body: NoteBody) -> dict[str, Any]:
-        return await agent.redemptions.resolve(op_id, body.note)
+        return await agent.ops.resolve(op_id, body.note)
 
     @router.post("/point-adjustments", dependencies=needs_manager)
     async def adjust_points(body: AdjustBody) -> dict[str, Any]:

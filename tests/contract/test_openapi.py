@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from posplugin.agent import Agent
+from posplugin.ops import OP_ID
 from posplugin.outbox.model import REJECTED, VOUCHER_REDEEM, Op
 from posplugin.paths import resolve_paths
-from posplugin.redemptions import OP_ID
 from posplugin.secret_store import FileBackend, SecretStore
 from posplugin.vendors.engage.simulator import EngageSimulator, member_id, voucher_id
 from posplugin.web.api_errors import ERROR_CODES, codes_markdown
