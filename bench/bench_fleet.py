@@ -19,8 +19,8 @@ import httpx
 from bench.harness import API_KEY, Figure, simulator
 from posplugin.database import Database
 from posplugin.events import EventBus
+from posplugin.loyalty.kinds import VOUCHER_REDEEM
 from posplugin.loyalty.status import LoyaltyStatus
-from posplugin.outbox.model import VOUCHER_REDEEM
 from posplugin.outbox.store import Backoff, OutboxStore
 from posplugin.outbox.worker import OutboxWorker, till_rate
 from posplugin.vendors.engage import EngageClient

@@ -12,7 +12,7 @@ import httpx
 
 from bench.harness import TOKEN, Figure, agent, median, p99, simulator
 from posplugin.database import Database
-from posplugin.outbox.model import VOUCHER_REDEEM
+from posplugin.loyalty.kinds import VOUCHER_REDEEM
 from posplugin.outbox.store import OutboxStore
 from posplugin.vendors.engage.simulator import bulk_voucher_id, member_id
 from posplugin.vendors.engage.simulator.demo_data import BULK_CONTACT

@@ -27,20 +27,20 @@ from .errors import AgentError
 from .events import EventBus
 from .health_levels import LEVELS, assess
 from .log_redaction import RedactingFilter
-from .loyalty.status import LoyaltyStatus
-from .manager_pin import ManagerPin, PinGuard
-from .member_cache import MemberCache
-from .members import MemberService, MemberSettings
-from .ops import OpService
-from .outbox.model import (
-    CONFIRMED,
+from .loyalty.kinds import (
     POINT_ADJUSTMENT,
     POINT_SHOP_PURCHASE,
     SALE_RECEIPT,
     VOUCHER_REACTIVATE,
     VOUCHER_REDEEM,
-    Op,
+    op_view,
 )
+from .loyalty.status import LoyaltyStatus
+from .manager_pin import ManagerPin, PinGuard
+from .member_cache import MemberCache
+from .members import MemberService, MemberSettings
+from .ops import OpService
+from .outbox.model import CONFIRMED, Op
 from .outbox.steady_clock import SteadyClock
 from .outbox.store import Backoff, OutboxStore
 from .outbox.worker import OutboxWorker, till_rate
@@ -159,7 +159,7 @@ class Agent:
             rate=till_rate(offline.max_requests_per_second, offline.tills_sharing_key),
             server_offset=lambda: self.client.server_offset,
             on_final=self._op_final,
-            language=config.agent.language,
+            describe=lambda op: op_view(op, config.agent.language),
             monotonic=self.options.monotonic,
         )
         self.outbox.on_change = self._queue_changed

@@ -330,6 +330,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     import asyncio
 
     from .database import Database
+    from .loyalty.kinds import op_view, public_state
     from .outbox.store import OpStateError, OutboxStore
 
     config = _load(args)
@@ -351,13 +352,13 @@ def cmd_queue(args: argparse.Namespace) -> int:
         if args.action == "list":
             ops = await store.listing()
             if args.json:
-                print(json.dumps({**(await store.counts()), "ops": [op.to_json() for op in ops]}, indent=2))
+                print(json.dumps({**(await store.counts()), "ops": [op_view(op) for op in ops]}, indent=2))
                 return 0
             if not ops:
                 print("queue empty")
             for op in ops:
                 age = time.time() - op.created_at
-                print(f"{op.op_id:<38} {op.kind:<20} {op.api_state:<9} {op.reason or '':<20} {age / 60:7.1f} min")
+                print(f"{op.op_id:<38} {op.kind:<20} {public_state(op):<9} {op.reason or '':<20} {age / 60:7.1f} min")
             return 0
         existing = await store.get(args.op_id)
         if existing is None:
@@ -371,9 +372,12 @@ def cmd_queue(args: argparse.Namespace) -> int:
                 op = await (store.retry if args.action == "retry" else store.park)(args.op_id, now)
         except OpStateError as exc:
             hint = {"retry": "parked or waiting", "park": "waiting", "resolve": "parked or conflict"}[exc.action]
-            print(f"posplugin queue {exc.action}: {args.op_id} is {exc.op.api_state}; only {hint} ops", file=sys.stderr)
+            print(
+                f"posplugin queue {exc.action}: {args.op_id} is {public_state(exc.op)}; only {hint} ops",
+                file=sys.stderr,
+            )
             return 1
-        print(f"{op.op_id}: {op.api_state}{' (' + op.reason + ')' if op.reason else ''}")
+        print(f"{op.op_id}: {public_state(op)}{' (' + op.reason + ')' if op.reason else ''}")
         return 0
 
     try:

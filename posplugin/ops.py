@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from .errors import AgentError
+from .loyalty.kinds import op_view, public_state
 from .outbox.model import Op
 from .outbox.store import OpIdConflict, OpStateError, OutboxStore
 from .outbox.worker import OutboxWorker
@@ -76,7 +77,7 @@ class OpService:
             return self.describe(await action())
         except OpStateError as exc:
             raise AgentError(
-                409, "op_state", f"{message('op_state', self.language)} ({exc.action}: {exc.op.api_state})"
+                409, "op_state", f"{message('op_state', self.language)} ({exc.action}: {public_state(exc.op)})"
             ) from None
 
     async def once(
@@ -106,7 +107,7 @@ class OpService:
             raise AgentError(409, "op_id_conflict", message("op_id_conflict", self.language)) from None
 
     def describe(self, op: Op) -> dict[str, Any]:
-        return op.to_json(self.language)
+        return op_view(op, self.language)
 
     async def _existing(self, op_id: str) -> Op:
         op = await self.store.get(op_id)

@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from .errors import AgentError
+from .loyalty.kinds import POINT_ADJUSTMENT
 from .ops import OpService, checked_op_id
-from .outbox.model import POINT_ADJUSTMENT
 from .outbox.store import OutboxStore
 from .scan_codes import GUID_RE
 from .vendors.engage import EngageClient, EngageError

@@ -10,10 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import AgentError
+from .loyalty.kinds import POINT_SHOP_PURCHASE
 from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
 from .members import number
 from .ops import OpService, checked_op_id
-from .outbox.model import CONFIRMED, POINT_SHOP_PURCHASE, REJECTED, Op
+from .outbox.model import CONFIRMED, REJECTED, Op
 from .outbox.store import OutboxStore
 from .outbox.worker import OutboxWorker
 from .receipts import formatting as fmt

@@ -22,10 +22,11 @@ from typing import Any
 
 from .config import OfflineConfig
 from .errors import AgentError
+from .loyalty.kinds import VOUCHER_REACTIVATE, VOUCHER_REDEEM
 from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
 from .member_cache import MemberCache
 from .ops import OpService, checked_op_id
-from .outbox.model import CONFIRMED, REJECTED, VOUCHER_REACTIVATE, VOUCHER_REDEEM
+from .outbox.model import CONFIRMED, REJECTED
 from .outbox.store import TargetBusy
 from .texts import message
 from .vendors.engage import EngageClient, EngageError, EngageHTTPError

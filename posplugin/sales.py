@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AgentError
 from .events import EventBus
-from .outbox.model import SALE_RECEIPT, Op
+from .loyalty.kinds import SALE_RECEIPT, op_view, public_state
+from .outbox.model import Op
 from .outbox.store import OpIdConflict, OutboxStore, TargetBusy
 from .outbox.worker import OutboxWorker
 from .sale_rules import RETURN, Sale, card_data_fields, violations
@@ -117,7 +118,7 @@ class SalesService:
         if created:
             log.info("sale %s captured (%d lines) for delivery to Engage", op.op_id, len(sale.lines))
             self.worker.wake()
-            self.events.publish("sale", {"contactId": contact_id, "opId": op.op_id, "state": op.api_state})
+            self.events.publish("sale", {"contactId": contact_id, "opId": op.op_id, "state": public_state(op)})
         return describe_sale(op, self.language)
 
     async def _member(self, request: SaleRequest) -> tuple[str | None, str | None]:
@@ -156,7 +157,7 @@ class SalesService:
 
 
 def describe_sale(op: Op, language: str) -> dict[str, Any]:
-    body = op.to_json(language)
+    body = op_view(op, language)
     body["pointsNote"] = "Points for this sale appear once Engage has processed the receipt."
     return body
 

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from posplugin.loyalty.kinds import POINT_SHOP_PURCHASE
 from posplugin.loyalty.status import LoyaltyStatus
-from posplugin.outbox.model import POINT_SHOP_PURCHASE, Op, Unknown
+from posplugin.outbox.model import Op, Unknown
 from posplugin.vendors.engage import EngageClient
 from posplugin.vendors.engage.executors.point_shop import PointShopPurchaseCall
 from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, item_id, member_id

@@ -1,8 +1,8 @@
 """Outbox rows, attempt rows and what an attempt can end in.
 
 Row states follow design.md: ``CAPTURED → SENDING → CONFIRMED | REJECTED | UNKNOWN``; ``UNKNOWN`` is reconciled
-by a GET before anything is sent again; too old or too many attempts → ``PARKED``. The POS sees a smaller
-vocabulary (``api_state``): done, queued, rejected, conflict, parked.
+by a GET before anything is sent again; too old or too many attempts → ``PARKED``. What the POS sees of an op
+(its smaller vocabulary, the fields of its kind) is not the outbox's business: ``posplugin.loyalty.kinds``.
 """
 
 from __future__ import annotations
@@ -11,29 +11,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..texts import reason_text
-from ..timestamps import iso
-
 CAPTURED, SENDING, UNKNOWN = "CAPTURED", "SENDING", "UNKNOWN"
 CONFIRMED, REJECTED, CONFLICT, PARKED = "CONFIRMED", "REJECTED", "CONFLICT", "PARKED"
 RESOLVED = "RESOLVED"  # a person settled a conflict or a parked op, with a note; the op keeps its history
 LIVE_STATES = (CAPTURED, SENDING, UNKNOWN)
 FINAL_STATES = (CONFIRMED, REJECTED, CONFLICT, RESOLVED)
 NEEDS_A_PERSON = (PARKED, CONFLICT)
-
-VOUCHER_REDEEM = "voucher_redeem"
-VOUCHER_REACTIVATE = "voucher_reactivate"
-POINT_SHOP_PURCHASE = "point_shop_purchase"
-SALE_RECEIPT = "sale_receipt"
-POINT_ADJUSTMENT = "point_adjustment"
-KINDS = (VOUCHER_REDEEM, VOUCHER_REACTIVATE, POINT_SHOP_PURCHASE, SALE_RECEIPT, POINT_ADJUSTMENT)
-DONE_WORD = {
-    VOUCHER_REDEEM: "redeemed",
-    VOUCHER_REACTIVATE: "completed",
-    POINT_SHOP_PURCHASE: "completed",
-    SALE_RECEIPT: "delivered",
-    POINT_ADJUSTMENT: "completed",
-}
 
 
 @dataclass(frozen=True)
@@ -85,47 +68,6 @@ class Op:
     @property
     def is_live(self) -> bool:
         return self.state in LIVE_STATES
-
-    @property
-    def api_state(self) -> str:
-        if self.state == CONFIRMED:
-            return DONE_WORD[self.kind]
-        if self.state in LIVE_STATES:
-            return "queued"
-        return self.state.lower()
-
-    def to_json(self, language: str = "en") -> dict[str, Any]:
-        """The op as the POS sees it (the ``OpView`` of the API contract), on every path: answers, queue, events."""
-        body: dict[str, Any] = {
-            "opId": self.op_id,
-            "kind": self.kind,
-            "state": self.api_state,
-            "contactId": self.contact_id,
-            "createdAt": iso(self.created_at),
-            "updatedAt": iso(self.updated_at),
-            "attempts": self.attempts,
-        }
-        if self.kind == POINT_SHOP_PURCHASE:
-            body["itemId"] = self.payload.get("itemId")
-            body["purchaseId"] = self.target_id
-        elif self.kind == SALE_RECEIPT:
-            body["receiptId"] = self.target_id
-        elif self.kind == POINT_ADJUSTMENT:
-            body["transactionId"] = self.target_id
-            body["amount"] = self.payload.get("amount")
-        else:
-            body["voucherId"] = self.target_id
-        if self.reason:
-            body["reason"] = self.reason
-            if not self.is_live:
-                body["reasonText"] = reason_text(self.reason, language)
-        if self.is_live:
-            body["nextAttemptAt"] = iso(self.next_attempt_at)
-        if self.state == RESOLVED:
-            body["note"] = self.note or ""
-            if self.resolved_at is not None:
-                body["resolvedAt"] = iso(self.resolved_at)
-        return body
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class OpStateError(Exception):
     """A person's action (retry, park, resolve) that does not apply to the op's current state."""
 
     def __init__(self, op: Op, action: str) -> None:
-        super().__init__(f"{action} does not apply to an op in state {op.api_state}")
+        super().__init__(f"{action} does not apply to an op in state {op.state}")
         self.op = op
         self.action = action
 

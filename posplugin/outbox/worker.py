@@ -13,7 +13,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..events import EventBus
 from ..loyalty.status import LoyaltyStatus
@@ -93,7 +93,7 @@ class OutboxWorker:
         rate: float = 10.0,
         server_offset: Callable[[], float | None] = lambda: None,
         on_final: Callable[[Op], None] | None = None,
-        language: str = "en",
+        describe: Callable[[Op], dict[str, Any]] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -106,7 +106,8 @@ class OutboxWorker:
         self.limiter = RateLimiter(rate, monotonic)
         self.server_offset = server_offset
         self.on_final = on_final
-        self.language = language
+        # What an `op` event carries: the composition root passes the POS's view of an op (the outbox knows none).
+        self.describe = describe or _row_view
         self._inflight: dict[str, asyncio.Task[Op]] = {}
         self._wake = asyncio.Event()
 
@@ -243,8 +244,12 @@ class OutboxWorker:
                 delay = min(WRITE_RETRY_MAX, delay * 2)
 
     def _publish(self, op: Op) -> None:
-        self.events.publish("op", op.to_json(self.language))
+        self.events.publish("op", self.describe(op))
         if not op.is_live:
             log.info("op %s %s: %s %s", op.op_id, op.kind, op.state, op.reason or "")
             if self.on_final is not None:
                 self.on_final(op)
+
+
+def _row_view(op: Op) -> dict[str, Any]:
+    return {"opId": op.op_id, "kind": op.kind, "state": op.state.lower()}

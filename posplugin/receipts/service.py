@@ -13,9 +13,9 @@ from drivers.printer import Printer as PrinterProtocol
 
 from ..config import Config
 from ..errors import AgentError
+from ..loyalty.kinds import VOUCHER_REDEEM
 from ..member_cache import MemberCache
 from ..members import MemberService, voucher_json
-from ..outbox.model import VOUCHER_REDEEM
 from ..outbox.store import OutboxStore
 from ..texts import message
 from ..vendors.engage import EngageClient, EngageError

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..outbox.model import KINDS
+from ..loyalty.kinds import KINDS
 
 # Dates are sent as ISO 8601 text in UTC ("…Z"), exactly as built by the services; kept as text so the wire stays
 # byte for byte what a POS saw before.

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from posplugin.agent import Agent
+from posplugin.loyalty.kinds import VOUCHER_REDEEM, op_view
 from posplugin.ops import OP_ID
-from posplugin.outbox.model import REJECTED, VOUCHER_REDEEM, Op
+from posplugin.outbox.model import REJECTED, Op
 from posplugin.paths import resolve_paths
 from posplugin.secret_store import FileBackend, SecretStore
 from posplugin.vendors.engage.simulator import EngageSimulator, member_id, voucher_id
@@ -304,5 +305,5 @@ def test_an_op_is_described_by_one_function_for_answers_queue_and_events() -> No
         1.0,
         2.0,
     )
-    assert op.to_json("sv")["reasonText"] != op.to_json("en")["reasonText"]
-    assert OpView.model_validate(op.to_json("en")).reasonText == "already redeemed"
+    assert op_view(op, "sv")["reasonText"] != op_view(op, "en")["reasonText"]
+    assert OpView.model_validate(op_view(op, "en")).reasonText == "already redeemed"

@@ -65,8 +65,9 @@ def test_the_cashier_is_never_paced_only_the_background_drain(tmp_path: object) 
 
     from posplugin.database import Database
     from posplugin.events import EventBus
+    from posplugin.loyalty.kinds import VOUCHER_REDEEM
     from posplugin.loyalty.status import LoyaltyStatus
-    from posplugin.outbox.model import VOUCHER_REDEEM, Confirmed, Op
+    from posplugin.outbox.model import Confirmed, Op
     from posplugin.outbox.store import OutboxStore
     from posplugin.outbox.worker import OutboxWorker
 

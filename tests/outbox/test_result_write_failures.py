@@ -12,9 +12,10 @@ import pytest
 
 from posplugin.database import Database
 from posplugin.events import EventBus
+from posplugin.loyalty.kinds import VOUCHER_REDEEM
 from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox import worker as worker_module
-from posplugin.outbox.model import CONFIRMED, PARKED, SENDING, UNKNOWN, VOUCHER_REDEEM, Confirmed, Op
+from posplugin.outbox.model import CONFIRMED, PARKED, SENDING, UNKNOWN, Confirmed, Op
 from posplugin.outbox.store import OutboxStore
 from posplugin.outbox.worker import OutboxWorker
 

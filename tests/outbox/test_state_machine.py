@@ -19,8 +19,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from posplugin.database import Database
 from posplugin.events import EventBus
+from posplugin.loyalty.kinds import VOUCHER_REDEEM
 from posplugin.loyalty.status import LoyaltyStatus
-from posplugin.outbox.model import CONFIRMED, CONFLICT, LIVE_STATES, REJECTED, SENDING, UNKNOWN, VOUCHER_REDEEM, Op
+from posplugin.outbox.model import CONFIRMED, CONFLICT, LIVE_STATES, REJECTED, SENDING, UNKNOWN, Op
 from posplugin.outbox.store import Backoff, OutboxStore, TargetBusy
 from posplugin.outbox.worker import OutboxWorker
 from posplugin.vendors.engage import EngageClient

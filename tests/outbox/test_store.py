@@ -14,18 +14,8 @@ from hypothesis import strategies as st
 
 from posplugin.cli import main
 from posplugin.database import Database
-from posplugin.outbox.model import (
-    CAPTURED,
-    CONFIRMED,
-    PARKED,
-    SENDING,
-    UNKNOWN,
-    VOUCHER_REDEEM,
-    Confirmed,
-    NotSent,
-    Refused,
-    Unknown,
-)
+from posplugin.loyalty.kinds import VOUCHER_REDEEM
+from posplugin.outbox.model import CAPTURED, CONFIRMED, PARKED, SENDING, UNKNOWN, Confirmed, NotSent, Refused, Unknown
 from posplugin.outbox.steady_clock import SteadyClock
 from posplugin.outbox.store import Backoff, OpIdConflict, OutboxStore, TargetBusy
 

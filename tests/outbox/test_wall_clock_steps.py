@@ -11,8 +11,9 @@ import pytest
 
 from posplugin.database import Database
 from posplugin.events import EventBus
+from posplugin.loyalty.kinds import VOUCHER_REDEEM
 from posplugin.loyalty.status import LoyaltyStatus
-from posplugin.outbox.model import VOUCHER_REDEEM, Confirmed, Op
+from posplugin.outbox.model import Confirmed, Op
 from posplugin.outbox.steady_clock import SteadyClock
 from posplugin.outbox.store import OutboxStore
 from posplugin.outbox.worker import OutboxWorker
