@@ -1,0 +1,1 @@
+"""Loyalty vendors: each package maps one vendor onto the neutral ports of ``posplugin.loyalty``."""
