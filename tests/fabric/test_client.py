@@ -124,15 +124,25 @@ def test_cancel_only_before_redemption_reverse_only_after(fabric: FabricSimulato
         (FaultRule("garbage", path="/member-points"), LoyaltyBadAnswer),
         (FaultRule("garbage", path="/member-points", body='{"points": 3}'), LoyaltyBadAnswer),
         (FaultRule("garbage", path="/member-points", body="[1, 2]"), LoyaltyBadAnswer),
-        (FaultRule("rate_limit", path="/member-points", delay=7, times=5), LoyaltyRateLimited),
     ],
 )
 def test_failures_map_onto_the_neutral_errors(fabric: FabricSimulator, rule: FaultRule, expected: type) -> None:
     fabric.faults.add(rule)
-    with pytest.raises(expected) as caught:
+    with pytest.raises(expected):
         run(fabric, lambda c: c.balance(ANNA))
-    if isinstance(caught.value, LoyaltyRateLimited):
-        assert caught.value.retry_after == 7.0
+
+
+def test_rate_limited_money_call_keeps_retry_after_and_is_not_retried(fabric: FabricSimulator) -> None:
+    fabric.faults.add(FaultRule("rate_limit", path="/reward/issue", delay=7, times=5))
+    with pytest.raises(LoyaltyRateLimited) as caught:
+        run(fabric, lambda c: c.issue_reward(ANNA, STORE, Decimal("5.00")))
+    assert caught.value.retry_after == 7.0
+    assert fabric.state.issue_commits == 0
+
+
+def test_a_lookup_waits_out_a_short_rate_limit(fabric: FabricSimulator) -> None:
+    fabric.faults.add(FaultRule("rate_limit", path="/member-points", delay=0))
+    assert run(fabric, lambda c: c.balance(ANNA)).available == 1200
 
 
 def test_a_read_that_outlives_its_timeout_is_no_answer(fabric: FabricSimulator) -> None:
