@@ -8,8 +8,11 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from posplugin.outbox.model import CAPTURED, CONFIRMED, CONFLICT, REJECTED, Attempt, Confirmed, Resend
+import pytest
+
+from posplugin.outbox.model import CAPTURED, CONFIRMED, CONFLICT, REJECTED, UNKNOWN, Attempt, Confirmed, Resend
 from posplugin.simulator.faults import FaultRule
+from posplugin.vendors.fabric import models
 from posplugin.vendors.fabric.client import FabricClient
 from posplugin.vendors.fabric.earn_rules import earn_payload
 from posplugin.vendors.fabric.executors import RewardRedeem, RewardReverse, SaleEarn
@@ -314,3 +317,18 @@ def test_undo_of_an_unknown_reward_is_rejected(fabric: FabricSimulator) -> None:
 
     op = run(fabric, body)
     assert op.state == REJECTED and op.reason == "reward_not_found"
+
+
+def test_a_history_without_creation_times_never_leads_to_a_second_issue(
+    fabric: FabricSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(models, "REWARD_CREATED_FIELDS", ("issuedOnSomeOtherTenant",))
+    fabric.faults.add(FaultRule("reset_after_commit", path="/reward/issue"))
+
+    async def body(c: FabricClient, box: MemoryOutbox, breaker: Breaker) -> Any:
+        box.add(reward_op("w10"))
+        return await box.run(RewardRedeem(c, breaker, time.time, box), "w10", passes=3), box.log
+
+    op, log = run(fabric, body)
+    assert op.state == UNKNOWN and log[1:] == ["unknown:reward_time_unknown"] * 3
+    assert fabric.state.issue_commits == 1

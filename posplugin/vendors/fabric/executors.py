@@ -257,6 +257,11 @@ class RewardRedeem(FabricCall):
             and not await self.codes.claimed(r.redemption_code, op.op_id)
         ]
         if not mine:
+            untimed = [r for r in history if r.active and r.value == amount and r.created_at is None]
+            if any([not await self.codes.claimed(r.redemption_code, op.op_id) for r in untimed]):
+                # A reward that may be ours, but the history gives no time to tell: issuing again could make
+                # two. It stays unknown until the outbox's limits hand it to a person.
+                return Unknown("reward_time_unknown")
             return Resend("not_issued")
         mine.sort(key=lambda r: r.created_at.timestamp() if r.created_at else 0.0)
         keep = mine[0].redemption_code
