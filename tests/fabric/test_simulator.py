@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from posplugin.vendors.fabric.errors import DUPLICATE_EARN_CODE, DUPLICATE_EARN_STATUS
-from posplugin.vendors.fabric.simulator import FabricSimulator
+from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
 
 from .conftest import ANNA
 from .test_earn_rules import FABRIC_EARN_EXAMPLE, fabric_reverse_example
@@ -141,3 +141,24 @@ def test_offline_refuses_connections_and_comes_back(fabric: FabricSimulator, api
         httpx.get(fabric.url + "/v1/members")
     fabric.set_offline(False)
     assert api.get("/v1/members", params={"profileId": ANNA}).status_code == 200
+
+
+def test_control_port_switches_faults_offline_and_token_lifetime() -> None:
+    sim = FabricSimulator(seed_demo_data(FabricState()), control_port=0).start()
+    try:
+        control = sim.control_url
+        assert control is not None
+        rule = {"kind": "reset_before", "path": "/v2/earn$"}
+        assert httpx.post(control + "/_sim/faults", json={"rules": [rule]}).json()["faults"]["rules"]
+        assert httpx.post(control + "/_sim/settings", json={"tokenTtl": 5}).json()["tokenTtl"] == 5
+        assert token(sim).json()["expires_in"] == 5
+        assert httpx.post(control + "/_sim/offline", json={"offline": True}).json()["offline"] is True
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(sim.url + "/v1/members")
+        httpx.post(control + "/_sim/offline", json={"offline": False})
+        assert httpx.delete(control + "/_sim/faults").json()["faults"]["rules"] == []
+        assert httpx.post(control + "/_sim/faults", json={"rules": [{"kind": "nope"}]}).status_code == 400
+        assert httpx.get(sim.url.replace("/api", "") + "/_sim/state").status_code == 401  # not on the API port
+        assert httpx.get(control + "/_sim/state").json()["tokenRequests"] == 1
+    finally:
+        sim.stop()

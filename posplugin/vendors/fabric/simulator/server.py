@@ -54,7 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.sim._track(self.connection, True)
+        if self.server is not self.server.sim._control_server:  # going offline cuts API connections only
+            self.server.sim._track(self.connection, True)
 
     def finish(self) -> None:
         try:
@@ -67,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server.sim._dispatch(self, "POST")
+
+    def do_DELETE(self) -> None:
+        self.server.sim._dispatch(self, "DELETE")
 
     def body(self) -> bytes | None:
         try:
@@ -123,10 +127,14 @@ def _routes() -> list[tuple[str, re.Pattern[str], Route]]:
 class FabricSimulator:
     """Owns the state, the listener (toggled by ``set_offline``) and the fault plan."""
 
-    def __init__(self, state: FabricState, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, state: FabricState, *, host: str = "127.0.0.1", port: int = 0, control_port: int | None = None
+    ) -> None:
         self.state = state
         self.host = host
         self.port = port
+        self.control_port = control_port
+        self._control_server: _Server | None = None
         self.faults = FaultPlan()
         self.offline = False
         self.requests = 0
@@ -145,14 +153,28 @@ class FabricSimulator:
     def authorization_url(self) -> str:
         return f"http://{self.host}:{self.port}/oauth2/sim"
 
+    @property
+    def control_url(self) -> str | None:
+        return f"http://{self.host}:{self.control_port}" if self._control_server else None
+
     def start(self) -> FabricSimulator:
         self._stopping.clear()
+        self._start_api()
+        if self.control_port is not None and self._control_server is None:
+            self._control_server = _Server((self.host, self.control_port), self)
+            self.control_port = self._control_server.server_address[1]
+            self._spawn(self._control_server)
+        return self
+
+    def _start_api(self) -> None:
         self._server = _Server((self.host, self.port), self)
         self.port = self._server.server_address[1]
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name="fabric-sim"
-        ).start()
-        return self
+        self._spawn(self._server)
+
+    @staticmethod
+    def _spawn(server: _Server) -> None:
+        name = f"fabric-sim-{server.server_address[1]}"
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name=name).start()
 
     def _stop_listener(self) -> None:
         if self._server is not None:
@@ -169,6 +191,10 @@ class FabricSimulator:
     def stop(self) -> None:
         self._stopping.set()
         self._stop_listener()
+        if self._control_server is not None:
+            self._control_server.shutdown()
+            self._control_server.server_close()
+            self._control_server = None
 
     def set_offline(self, offline: bool) -> None:
         if offline == self.offline:
@@ -177,7 +203,7 @@ class FabricSimulator:
         if offline:
             self._stop_listener()
         else:
-            self.start()
+            self._start_api()
 
     def __enter__(self) -> FabricSimulator:
         return self.start()
@@ -199,6 +225,9 @@ class FabricSimulator:
         parts = urlsplit(h.path)
         path = unquote(parts.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        if h.server is self._control_server:
+            self._control(h, method, path, raw)
+            return
         self.requests += 1
         if method == "POST" and TOKEN_ROUTE.fullmatch(path):
             self._token(h, path, raw)
@@ -274,6 +303,45 @@ class FabricSimulator:
         else:
             return False  # slow_commit and reset_after_commit act after processing
         return True
+
+    def _control(self, h: _Handler, method: str, path: str, raw: bytes) -> None:
+        """Faults, offline and settings at run time, for the demo and browser tests (never on the API port)."""
+        try:
+            body: Any = json.loads(raw) if raw.strip() else {}
+            if (method, path) == ("POST", "/_sim/offline"):
+                self.set_offline(bool(body.get("offline", True)))
+            elif (method, path) == ("POST", "/_sim/faults"):
+                if "latency" in body:
+                    self.faults.latency = float(body["latency"])
+                for rule in body.get("rules", []):
+                    self.faults.add(FaultRule.from_json(rule))
+            elif (method, path) == ("DELETE", "/_sim/faults"):
+                self.faults.clear()
+            elif (method, path) == ("POST", "/_sim/settings"):
+                if "tokenTtl" in body:
+                    self.state.settings.token_ttl = float(body["tokenTtl"])
+            elif (method, path) == ("POST", "/_sim/revoke-tokens"):
+                self.state.revoke_tokens()
+            elif (method, path) != ("GET", "/_sim/state"):
+                h.send_json(404, {"error": "no such control route"})
+                return
+            h.send_json(200, self.describe())
+        except (ValueError, TypeError, AttributeError) as exc:
+            h.send_json(400, {"error": str(exc)})
+
+    def describe(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "offline": self.offline,
+            "faults": self.faults.describe(),
+            "tokenTtl": state.settings.token_ttl,
+            "requests": self.requests,
+            "tokenRequests": state.token_requests,
+            "earnCommits": state.earn_commits,
+            "duplicateEarns": state.duplicate_earns,
+            "rewardIssues": state.issue_commits,
+            "rewards": len(state.rewards),
+        }
 
     def _token(self, h: _Handler, path: str, raw: bytes) -> None:
         form = dict(parse_qsl(raw.decode("utf-8", "replace")))
