@@ -332,3 +332,43 @@ def test_a_history_without_creation_times_never_leads_to_a_second_issue(
     op, log = run(fabric, body)
     assert op.state == UNKNOWN and log[1:] == ["unknown:reward_time_unknown"] * 3
     assert fabric.state.issue_commits == 1
+
+
+def test_an_earn_outliving_its_token_is_neither_lost_nor_doubled(fabric: FabricSimulator) -> None:
+    fabric.state.settings.token_ttl = 0.5
+    fabric.faults.add(FaultRule("slow_commit", path="/v2/earn$", delay=0.8))
+
+    async def body(c: FabricClient, box: MemoryOutbox, breaker: Breaker) -> Any:
+        executor = SaleEarn(c, breaker, time.time)
+        box.add(earn_op("R-6"))
+        box.add(earn_op("R-7"))
+        first = await box.run(executor, "op-R-6")  # answered after its token expired
+        second = await box.run(executor, "op-R-7")  # gets a fresh token before it goes
+        return first, second, box.log, c.tokens.fetches
+
+    first, second, log, fetches = run(fabric, body)
+    assert (first.state, second.state) == (CONFIRMED, CONFIRMED) and log == ["confirmed:earned"] * 2
+    assert fabric.state.earn_commits == 2 and fabric.state.duplicate_earns == 0 and fetches == 2
+
+
+def test_an_earn_refused_with_401_is_sent_once_more_with_a_new_token(fabric: FabricSimulator) -> None:
+    async def body(c: FabricClient, box: MemoryOutbox, breaker: Breaker) -> Any:
+        await c.tokens.token()
+        fabric.state.revoke_tokens()
+        box.add(earn_op("R-8"))
+        return await box.run(SaleEarn(c, breaker, time.time), "op-R-8"), box.log
+
+    op, log = run(fabric, body)
+    assert op.state == CONFIRMED and log == ["confirmed:earned"] and fabric.state.earn_commits == 1
+
+
+def test_a_reward_issue_refused_with_401_waits_for_the_next_attempt(fabric: FabricSimulator) -> None:
+    async def body(c: FabricClient, box: MemoryOutbox, breaker: Breaker) -> Any:
+        await c.tokens.token()
+        fabric.state.revoke_tokens()
+        box.add(reward_op("w11"))
+        return await box.run(RewardRedeem(c, breaker, time.time, box), "w11"), box.log
+
+    op, log = run(fabric, body)
+    assert log == ["not_sent:loyalty_auth", "confirmed:redeemed"]
+    assert op.state == CONFIRMED and fabric.state.issue_commits == 1
