@@ -1,0 +1,1 @@
+"""fabric Loyalty: OAuth2 client credentials, the Loyalty (Member) API, earn rules and outbox executors."""
