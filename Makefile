@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench soak bundle clean venv
+.PHONY: demo test test-fast lint typecheck unit bench soak bundle clean venv
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# The quick loop while working: lint, types and every test but the slow end-to-end and browser ones.
+test-fast: lint typecheck
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -22,6 +22,25 @@ from posplugin.vendors.engage.simulator import EngageSimulator, SimState, seed_d
 from posplugin.web.serve import build_server
 
 API_KEY = "test-api-key-0123456789"
+# Whole files whose tests are long end-to-end runs (subprocesses, bundles, fuzzing): marked `slow`, so
+# `make test-fast` can leave them out. Everything under tests/ui drives Chromium: marked `browser`.
+SLOW_FILES = frozenset(
+    {
+        "test_crash_recovery.py",
+        "test_linux_install.py",
+        "test_schemathesis.py",
+        "test_generated_client.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path
+        if path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+        if path.parent.name == "ui":
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(autouse=True, scope="session")
