@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import socket
-import struct
 import threading
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...faults import FaultPlan, FaultRule
+from ...loopback import LoopbackListeners, RawResponses
 from .state import SimError, SimState
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,7 @@ class _Server(ThreadingHTTPServer):
         log.debug("simulator connection error from %s", client_address, exc_info=True)
 
 
-class SimHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class SimHandler(RawResponses):
     server: _Server
     server_version = "EngageSimulator"
     sys_version = ""
@@ -88,27 +87,8 @@ class SimHandler(BaseHTTPRequestHandler):
         payload = b"" if body is None else json.dumps(body, ensure_ascii=False).encode()
         self.send_raw(status, payload, "application/json; charset=utf-8", headers)
 
-    def send_raw(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-        self.wfile.flush()
-
     def send_error_code(self, status: int, code: str, message: str = "") -> None:
         self.send_json(status, {"errorCode": code, "message": message or code, "status": status})
-
-    def reset(self) -> None:
-        """Abort the connection with a TCP RST (SO_LINGER 0), as a dying proxy or network does."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        self.connection.close()
 
     def _dispatch(self, method: str) -> None:
         sim = self.server.sim
@@ -204,8 +184,10 @@ class SimHandler(BaseHTTPRequestHandler):
 GUID = r"[^/]+"
 
 
-class EngageSimulator:
-    """Owns the state, the API listener (toggled by ``set_offline``) and the control listener."""
+class EngageSimulator(LoopbackListeners):
+    """Owns the state and the fault plan; the listeners are ``LoopbackListeners``'."""
+
+    thread_prefix = "engage-sim"
 
     def __init__(
         self,
@@ -217,20 +199,11 @@ class EngageSimulator:
         control_port: int | None = None,
         rate_limit_per_second: int = 200,
     ) -> None:
+        super().__init__(host, port, control_port)
         self.state = state
         self.api_key = api_key
-        self.host = host
-        self.port = port
-        self.control_port = control_port
         self.rate_limit_per_second = rate_limit_per_second
         self.faults = FaultPlan()
-        self.offline = False
-        self._server: _Server | None = None
-        self._control_server: _Server | None = None
-        self._threads: list[threading.Thread] = []
-        self._connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
-        self._stopping = threading.Event()
         self._rate_window: dict[str, tuple[int, int]] = {}
         self._rate_lock = threading.Lock()
         self.stats: Counter[str] = Counter()
@@ -243,73 +216,8 @@ class EngageSimulator:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    @property
-    def control_url(self) -> str | None:
-        return f"http://{self.host}:{self.control_port}" if self._control_server else None
-
-    def start(self) -> EngageSimulator:
-        self._stopping.clear()
-        self._start_api()
-        if self.control_port is not None:
-            self._control_server = _Server((self.host, self.control_port), SimHandler, self)
-            self.control_port = self._control_server.server_address[1]
-            self._spawn(self._control_server)
-        return self
-
-    def _start_api(self) -> None:
-        self._server = _Server((self.host, self.port), SimHandler, self)
-        self.port = self._server.server_address[1]
-        self._spawn(self._server)
-
-    def _spawn(self, server: _Server) -> None:
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            daemon=True,
-            name=f"engage-sim-{server.server_address[1]}",
-        )
-        thread.start()
-        self._threads.append(thread)
-
-    def _stop_api(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self._conn_lock:
-            for conn in list(self._connections):
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._stop_api()
-        if self._control_server is not None:
-            self._control_server.shutdown()
-            self._control_server.server_close()
-            self._control_server = None
-
-    def set_offline(self, offline: bool) -> None:
-        """Offline: the port refuses connections and open ones are cut. Online: listen again on the same port."""
-        if offline == self.offline:
-            return
-        self.offline = offline
-        if offline:
-            self._stop_api()
-        else:
-            self._start_api()
-
-    def __enter__(self) -> EngageSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _track(self, conn: socket.socket, alive: bool) -> None:
-        with self._conn_lock:
-            (self._connections.add if alive else self._connections.discard)(conn)
+    def _make_server(self, port: int) -> _Server:
+        return _Server((self.host, port), SimHandler, self)
 
     # ---- accounting ------------------------------------------------------------------------------------
 

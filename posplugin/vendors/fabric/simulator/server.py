@@ -12,15 +12,14 @@ import json
 import logging
 import re
 import socket
-import struct
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...faults import FaultPlan, FaultRule
+from ...loopback import LoopbackListeners, RawResponses
 from .state import FabricState, SimError
 
 log = logging.getLogger(__name__)
@@ -42,8 +41,7 @@ class _Server(ThreadingHTTPServer):
         log.debug("fabric simulator connection error from %s", client_address, exc_info=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(RawResponses):
     server: _Server
     server_version = "FabricSimulator"
     sys_version = ""
@@ -85,25 +83,6 @@ class _Handler(BaseHTTPRequestHandler):
     def envelope(self, status: int, message: str, data: Any = None, errors: dict[str, str] | None = None) -> None:
         self.send_json(status, {"status": status, "message": message, "errors": errors or {}, "data": data})
 
-    def send_raw(self, status: int, payload: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-        self.wfile.flush()
-
-    def reset(self) -> None:
-        """Abort with a TCP RST, as a dying proxy or network does."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        self.connection.close()
-
 
 def _routes() -> list[tuple[str, re.Pattern[str], Route]]:
     table: list[tuple[str, str, Route]] = [
@@ -124,24 +103,18 @@ def _routes() -> list[tuple[str, re.Pattern[str], Route]]:
     return [(method, re.compile(API + pattern), func) for method, pattern, func in table]
 
 
-class FabricSimulator:
-    """Owns the state, the listener (toggled by ``set_offline``) and the fault plan."""
+class FabricSimulator(LoopbackListeners):
+    """Owns the state and the fault plan; the listener (toggled by ``set_offline``) is ``LoopbackListeners``'."""
+
+    thread_prefix = "fabric-sim"
 
     def __init__(
         self, state: FabricState, *, host: str = "127.0.0.1", port: int = 0, control_port: int | None = None
     ) -> None:
+        super().__init__(host, port, control_port)
         self.state = state
-        self.host = host
-        self.port = port
-        self.control_port = control_port
-        self._control_server: _Server | None = None
         self.faults = FaultPlan()
-        self.offline = False
         self.requests = 0
-        self._server: _Server | None = None
-        self._connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
-        self._stopping = threading.Event()
         self._routes = _routes()
 
     @property
@@ -153,67 +126,8 @@ class FabricSimulator:
     def authorization_url(self) -> str:
         return f"http://{self.host}:{self.port}/oauth2/sim"
 
-    @property
-    def control_url(self) -> str | None:
-        return f"http://{self.host}:{self.control_port}" if self._control_server else None
-
-    def start(self) -> FabricSimulator:
-        self._stopping.clear()
-        self._start_api()
-        if self.control_port is not None and self._control_server is None:
-            self._control_server = _Server((self.host, self.control_port), self)
-            self.control_port = self._control_server.server_address[1]
-            self._spawn(self._control_server)
-        return self
-
-    def _start_api(self) -> None:
-        self._server = _Server((self.host, self.port), self)
-        self.port = self._server.server_address[1]
-        self._spawn(self._server)
-
-    @staticmethod
-    def _spawn(server: _Server) -> None:
-        name = f"fabric-sim-{server.server_address[1]}"
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True, name=name).start()
-
-    def _stop_listener(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        with self._conn_lock:
-            for conn in list(self._connections):
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._stop_listener()
-        if self._control_server is not None:
-            self._control_server.shutdown()
-            self._control_server.server_close()
-            self._control_server = None
-
-    def set_offline(self, offline: bool) -> None:
-        if offline == self.offline:
-            return
-        self.offline = offline
-        if offline:
-            self._stop_listener()
-        else:
-            self._start_api()
-
-    def __enter__(self) -> FabricSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _track(self, conn: socket.socket, alive: bool) -> None:
-        with self._conn_lock:
-            (self._connections.add if alive else self._connections.discard)(conn)
+    def _make_server(self, port: int) -> _Server:
+        return _Server((self.host, port), self)
 
     # ---- requests --------------------------------------------------------------------------------------
 
