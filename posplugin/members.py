@@ -177,7 +177,7 @@ class MemberService:
         if value is None:
             raise self._error(422, f"invalid_{key}" if key in SEARCH_KEYS else "invalid_request")
         if self.status.is_offline:
-            raise self._error(503, "engage_offline_search")
+            raise self._error(503, "loyalty_offline_search")
         try:
             contact_id = await self.lookup_contact_id(value, (key,), not_found="member_not_found_search")
             view = await self._fetch_view(contact_id, code=None)
@@ -186,7 +186,7 @@ class MemberService:
             raise
         except EngageError:
             log.info("search by %s: Engage not answering", key)
-            raise self._error(503, "engage_offline_search") from None
+            raise self._error(503, "loyalty_offline_search") from None
         log.info("search by %s: member %s", key, contact_id)
         return view
 
@@ -330,19 +330,19 @@ class MemberService:
 
     def _translate(self, exc: EngageError) -> EngageError | AgentError:
         if isinstance(exc, EngageAuthError):
-            return self._error(502, "engage_auth")
+            return self._error(502, "loyalty_auth")
         if isinstance(exc, (*TRANSPORT_FAILURES, EngageBusy)):
             return exc  # the caller falls back to the cache
-        return self._error(502, "engage_error")
+        return self._error(502, "loyalty_error")
 
     async def _from_cache_or_fail(self, contact_id: str | None, exc: EngageError) -> dict[str, Any]:
         cached = await self.cache.get(contact_id) if contact_id else None
         if cached is None:
             if isinstance(exc, EngageBusy) and not self.status.is_offline:
-                raise self._error(503, "engage_busy") from None
+                raise self._error(503, "loyalty_busy") from None
             if isinstance(exc, TRANSPORT_FAILURES) or self.status.is_offline:
-                raise self._error(503, "engage_offline") from None
-            raise self._error(502, "engage_error") from None
+                raise self._error(503, "loyalty_offline") from None
+            raise self._error(502, "loyalty_error") from None
         return self._cached_view(cached.view, cached.fetched_at, "offline" if self.status.is_offline else "error")
 
     def _cached_view(self, view: dict[str, Any], fetched_at: float, reason: str) -> dict[str, Any]:
@@ -362,7 +362,7 @@ class MemberService:
         if wanted is None:
             raise AgentError(422, "invalid_request", "filter must be all, active or pending")
         if self.status.is_offline:
-            raise self._error(503, "engage_offline")
+            raise self._error(503, "loyalty_offline")
         try:
             if account_id is None:
                 accounts = await self.client.get_point_accounts(contact_id)
@@ -377,7 +377,7 @@ class MemberService:
             if isinstance(exc, EngageHTTPError) and exc.status == 404:
                 raise self._error(404, "not_found") from None
             translated = self._translate(exc)
-            raise (translated if isinstance(translated, AgentError) else self._error(503, "engage_offline")) from None
+            raise (translated if isinstance(translated, AgentError) else self._error(503, "loyalty_offline")) from None
         self.status.record_success()
         return {"items": [self._tx_json(t) for t in page.items], "totalCount": page.total_count}
 

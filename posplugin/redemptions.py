@@ -147,7 +147,7 @@ class RedemptionService:
             self.status.record_success()
             if isinstance(exc, EngageHTTPError) and exc.status in (400, 404):
                 raise AgentError(404, "member_not_found", message("member_not_found", self.language)) from None
-            raise AgentError(502, "engage_error", message("engage_error", self.language)) from None
+            raise AgentError(502, "loyalty_error", message("loyalty_error", self.language)) from None
         self.status.record_success()
         if kind == VOUCHER_REACTIVATE and await self._redeemed_here(voucher_id, contact_id):
             return ""  # the lists may lag behind our own redemption

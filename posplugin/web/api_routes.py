@@ -184,10 +184,10 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     async def health() -> Health:
         return answer(Health, await agent.health())
 
-    member_lookup = ("invalid_code", "member_not_found", "multiple_members", "engage_offline", "engage_error")
-    member_errors = (*member_lookup, "engage_auth")
+    member_lookup = ("invalid_code", "member_not_found", "multiple_members", "loyalty_offline", "loyalty_busy", "loyalty_error")
+    member_errors = (*member_lookup, "loyalty_auth")
 
-    search_errors = ("invalid_email", "invalid_mobilePhone", "member_not_found_search", "engage_offline_search")
+    search_errors = ("invalid_email", "invalid_mobilePhone", "member_not_found_search", "loyalty_offline_search")
 
     @route("POST", "/identify", "identifyMember", "members", codes=(*member_errors, *search_errors))
     async def identify(body: IdentifyBody) -> MemberView:
@@ -205,7 +205,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "listPointTransactions",
         "members",
         path=True,
-        codes=("engage_offline", "engage_error", "engage_auth"),
+        codes=("loyalty_offline", "loyalty_error", "loyalty_auth"),
     )
     async def point_transactions(
         contactId: Annotated[MemberId, Path()],
@@ -286,7 +286,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     async def queue() -> QueueView:
         return answer(QueueView, await agent.ops.queue())
 
-    shop_errors = ("member_not_found", "engage_offline", "engage_error", "engage_auth")
+    shop_errors = ("member_not_found", "loyalty_offline", "loyalty_error", "loyalty_auth")
 
     @route(
         "GET", "/members/{contactId}/point-shop/items", "listPointShopItems", "point-shop", path=True, codes=shop_errors
@@ -323,7 +323,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "printer_paper_out",
         "printer_cover_open",
     )
-    member_print_errors = (*printer_errors, "member_not_found", "engage_offline", "engage_error", "engage_auth")
+    member_print_errors = (*printer_errors, "member_not_found", "loyalty_offline", "loyalty_error", "loyalty_auth")
 
     @route(
         "POST",
