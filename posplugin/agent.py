@@ -20,6 +20,7 @@ import httpx
 from drivers.printer import open_printer
 
 from . import __version__
+from .backends import vendor
 from .config import Config
 from .config_file import write_config
 from .database import Database
@@ -27,14 +28,8 @@ from .errors import AgentError
 from .events import EventBus
 from .health_levels import LEVELS, assess
 from .log_redaction import RedactingFilter
-from .loyalty.kinds import (
-    POINT_ADJUSTMENT,
-    POINT_SHOP_PURCHASE,
-    SALE_RECEIPT,
-    VOUCHER_REACTIVATE,
-    VOUCHER_REDEEM,
-    op_view,
-)
+from .loyalty.kinds import VOUCHER_REDEEM, op_view
+from .loyalty.ports import PRINT, CoreParts, ExecutorContext
 from .loyalty.status import LoyaltyStatus
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
@@ -45,18 +40,11 @@ from .outbox.steady_clock import SteadyClock
 from .outbox.store import Backoff, OutboxStore
 from .outbox.worker import OutboxWorker, till_rate
 from .paths import AgentPaths
-from .point_adjustments import PointAdjustmentService
-from .point_shop import PointShopService
 from .receipts.service import ReceiptService
 from .redemptions import OfflineLimits, RedemptionService
 from .sales import SalesService
 from .scan_codes import ScanRules
-from .secret_store import API_TOKEN, ENGAGE_API_KEY, IMPORT_FOLDER, SecretStore, import_pending
-from .vendors.engage import EngageClient, EngageTimeouts, user_agent
-from .vendors.engage.executors.point_adjustments import PointAdjustment
-from .vendors.engage.executors.point_shop import PointShopPurchaseCall
-from .vendors.engage.executors.receipts import SaleReceiptDelivery
-from .vendors.engage.executors.vouchers import VoucherReactivate, VoucherRedeem
+from .secret_store import API_TOKEN, IMPORT_FOLDER, SecretStore, import_pending
 
 log = logging.getLogger(__name__)
 MEMBER_REFRESH_INTERVAL = 3.0  # seconds
@@ -98,41 +86,14 @@ class Agent:
         for name in import_pending(secret_store, paths.data_dir / IMPORT_FOLDER):
             log.info("imported the %s left by the installer", name)
         self.token = self._ensure_token()
-        api_key = secret_store.get(ENGAGE_API_KEY)
-        self.api_key = api_key  # the key in use (the settings page may replace it while running)
+        self.vendor = vendor(config.loyalty.backend)
+        api_key = secret_store.get(self.vendor.SECRET)
+        self.api_key = api_key  # the credential in use (the settings page may replace it while running)
         self.redactor.add_secret(api_key)
         self.redactor.add_secret(self.token)
-        self.client = EngageClient(
-            config.engage.base_url,
-            api_key,
-            agent=user_agent(config.agent.store_id, config.agent.till_id, config.engage.user_agent_suffix),
-            timeouts=EngageTimeouts(
-                config.engage.connect_timeout, config.engage.read_timeout, config.engage.long_read_timeout
-            ),
-            connect_retries=config.engage.connect_retries,
-            transport=self.options.engage_transport,
-            clock=self.options.clock,
-        )
         self.db = Database(paths.database)
         self.cache = MemberCache(
             self.db, config.offline.member_cache_size, config.offline.member_cache_hours * 3600, self.options.clock
-        )
-        self.members = MemberService(
-            self.client,
-            self.cache,
-            self.status,
-            self.events,
-            MemberSettings(
-                lookup_keys=tuple(config.engage.lookup_keys),
-                scan_rules=ScanRules(
-                    config.scanner.strip_prefix, config.scanner.strip_suffix, config.scanner.max_length
-                ),
-                cashier_deadline=config.engage.cashier_deadline,
-                language=config.agent.language,
-                # The short read timeout, for the whole lookup rather than for each chunk of it.
-                engage_deadline=max(config.engage.read_timeout, config.engage.cashier_deadline),
-            ),
-            clock=self.options.clock,
         )
         clock = self.options.clock
         offline = config.offline
@@ -143,21 +104,45 @@ class Agent:
             Backoff(offline.retry_min_seconds, offline.retry_max_seconds),
             SteadyClock(clock, self.options.monotonic),
         )
+        self.backend = self.vendor.build(
+            config, lambda: self.api_key, self.outbox, self.options.engage_transport, self.options.clock
+        )
+        self.members = MemberService(
+            self.backend.directory,
+            self.backend.ids,
+            self.cache,
+            self.status,
+            self.events,
+            MemberSettings(
+                scan_rules=ScanRules(
+                    config.scanner.strip_prefix, config.scanner.strip_suffix, config.scanner.max_length
+                ),
+                cashier_deadline=config.engage.cashier_deadline,
+                language=config.agent.language,
+                # The short read timeout, for the whole lookup rather than for each chunk of it.
+                engage_deadline=max(config.engage.read_timeout, config.engage.cashier_deadline),
+            ),
+            clock=self.options.clock,
+        )
+        executors = self.backend.executors(
+            ExecutorContext(
+                status=self.status,
+                clock=clock,
+                store=self.outbox,
+                resolve_code=self.members.lookup_contact_id,
+                redeemed_by_another_op=self._redeemed_by_another_op,
+                settle_seconds=offline.point_settle_seconds,
+            )
+        )
         self.worker = OutboxWorker(
             self.outbox,
-            {
-                VOUCHER_REDEEM: VoucherRedeem(self.client, self.status, clock, self._redeemed_by_another_op),
-                VOUCHER_REACTIVATE: VoucherReactivate(self.client, self.status, clock),
-                POINT_SHOP_PURCHASE: PointShopPurchaseCall(self.client, self.status, clock),
-                SALE_RECEIPT: SaleReceiptDelivery(self.client, self.status, clock, self.members.lookup_contact_id),
-                POINT_ADJUSTMENT: PointAdjustment(self.client, self.status, clock, offline.point_settle_seconds),
-            },
+            dict(executors),
             self.status,
             self.events,
             clock,
             concurrency=offline.worker_concurrency,
             rate=till_rate(offline.max_requests_per_second, offline.tills_sharing_key),
-            server_offset=lambda: self.client.server_offset,
+            server_offset=lambda: self.backend.server_offset,
             on_final=self._op_final,
             describe=lambda op: op_view(op, config.agent.language),
             monotonic=self.options.monotonic,
@@ -166,47 +151,57 @@ class Agent:
         self.ops = OpService(
             self.outbox, self.worker, config.agent.language, clock, lambda: self.config.offline.cashier_wait
         )
-        self.redemptions = RedemptionService(
-            self.ops,
-            self.cache,
-            self.status,
-            lambda: OfflineLimits.from_config(self.config.offline),
-            config.agent.language,
-            clock,
-            self.client,
+        vouchers = self.backend.vouchers
+        self.redemptions = (
+            RedemptionService(
+                self.ops,
+                self.cache,
+                self.status,
+                lambda: OfflineLimits.from_config(self.config.offline),
+                config.agent.language,
+                clock,
+                vouchers,
+                self.backend.ids,
+            )
+            if vouchers is not None
+            else None
         )
         self.receipts = ReceiptService(
             config,
             open_printer(config.printer, paths.data_dir / "printer.bin"),
             self.members,
             self.cache,
-            self.client,
+            self.backend.vouchers,
+            self.backend.ids,
             clock,
             outbox=self.outbox,
         )
-        self.point_shop = PointShopService(
-            self.client,
-            self.outbox,
-            self.worker,
-            self.ops,
-            self.receipts,
-            self.status,
-            config.agent.language,
-            config.receipt.point_shop_qr,
-            clock,
+        capabilities = self.backend.capabilities(
+            CoreParts(
+                self.outbox,
+                self.worker,
+                self.ops,
+                self.receipts,
+                self.status,
+                config.agent.language,
+                clock,
+                config.receipt.point_shop_qr,
+            )
         )
+        self.point_shop = capabilities.point_shop
+        self.point_adjustments = capabilities.point_adjustments
         self.sales = SalesService(
             self.outbox,
             self.worker,
             self.members,
+            self.backend.sales,
             self.events,
             store_id=lambda: self.config.agent.store_id,
             language=config.agent.language,
             clock=clock,
         )
-        self.point_adjustments = PointAdjustmentService(self.outbox, self.ops, config.agent.language, clock)
         self.pin = ManagerPin(secret_store, PinGuard(self.db, clock), config.agent.language)
-        self.features = {"identify", "redeem", "reactivate", "print", "point_shop", "sales", "point_adjustments"}
+        self.features = {*self.backend.features, PRINT}
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self._refreshed: dict[str, float] = {}
@@ -234,10 +229,10 @@ class Agent:
 
     def set_api_key(self, api_key: str) -> None:
         self.redactor.add_secret(api_key)
-        self.secrets.set(ENGAGE_API_KEY, api_key)
-        self.client.set_api_key(api_key)
+        self.secrets.set(self.vendor.SECRET, api_key)
+        self.backend.set_secret(api_key)
         self.api_key = api_key
-        log.info("the Engage API key was replaced")
+        log.info("the %s credential (%s) was replaced", self.vendor.TITLE, self.vendor.SECRET)
         self.worker.wake()
 
     # ---- live reconfiguration (settings page) ----------------------------------------------------------
@@ -247,7 +242,7 @@ class Agent:
 
     async def save_config(self, new: Config, api_key: str | None = None) -> list[str]:
         """Write ``new`` to the config file, then apply it. Returns the changed keys that need a restart.
-        ``api_key`` replaces the Engage key together with the address (the settings page requires one when
+        ``api_key`` replaces the vendor's credential together with the address (the settings page requires one when
         the address changes, so a PIN holder cannot point the agent, and its key, at their own server)."""
         path = self.settings_file()
         await asyncio.get_running_loop().run_in_executor(None, write_config, path, new)
@@ -258,15 +253,9 @@ class Agent:
         restart: list[str] = []
         if api_key is not None:
             self.redactor.add_secret(api_key)
-            self.secrets.set(ENGAGE_API_KEY, api_key)
+            self.secrets.set(self.vendor.SECRET, api_key)
             self.api_key = api_key
-        if api_key is not None or (old.engage.base_url, old.agent.store_id, old.agent.till_id) != (
-            new.engage.base_url,
-            new.agent.store_id,
-            new.agent.till_id,
-        ):
-            agent_name = user_agent(new.agent.store_id, new.agent.till_id, new.engage.user_agent_suffix)
-            self.client.reconfigure(new.engage.base_url, agent_name, api_key)
+        if self.backend.reconfigure(new, api_key):
             self.status.mark_unknown()
             self.worker.wake()
         if (old.printer, old.receipt, old.agent.store_id, old.agent.till_id) != (
@@ -311,11 +300,11 @@ class Agent:
 
         self.receipts.notify = print_finished
         self.receipts.start()
-        if not self.client.has_api_key:
-            log.warning("no Engage API key set; run `posplugin secrets set engage-api-key`")
+        if not self.backend.has_credentials:
+            log.warning("no %s credential set; run `posplugin secrets set %s`", self.vendor.TITLE, self.vendor.SECRET)
         self._tasks.append(
             asyncio.create_task(
-                self.status.probe_forever(self.client.probe, self.config.engage.probe_interval), name="engage-probe"
+                self.status.probe_forever(self.backend.probe, self.config.engage.probe_interval), name="loyalty-probe"
             )
         )
         self._start_scanner()
@@ -329,7 +318,7 @@ class Agent:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.client.aclose()
+        await self.backend.aclose()
         self.db.close()
 
     async def _redeemed_by_another_op(self, op: Op) -> bool:
@@ -351,7 +340,7 @@ class Agent:
 
     def _op_final(self, op: Op) -> None:
         """Show the member's new vouchers on an open panel. Only when someone is watching, and once per member
-        per few seconds: a queue draining after an outage must not triple its load on Engage."""
+        per few seconds: a queue draining after an outage must not triple its load on the loyalty system."""
         if op.state != CONFIRMED:
             return
         if self.events.subscriber_count == 0:

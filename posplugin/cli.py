@@ -391,9 +391,9 @@ def cmd_points(args: argparse.Namespace) -> int:
     import csv
     import hashlib
 
-    from .point_adjustments import ImportReport, import_rows, parse_csv
     from .secret_store import ENGAGE_API_KEY
     from .vendors.engage import EngageClient, user_agent
+    from .vendors.engage.point_adjustments import ImportReport, import_rows, parse_csv
 
     config = _load(args)
     source = Path(args.csv_file)

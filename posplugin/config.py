@@ -134,6 +134,35 @@ class EngageConfig:
     probe_interval: float = field(default=10.0, metadata=_check(_positive, "must be > 0 seconds"))
 
 
+BACKENDS = ("engage", "fabric")
+
+
+@dataclass(frozen=True)
+class LoyaltyConfig:
+    # Which loyalty system this till talks to; its section ([engage] or [fabric]) says where and how.
+    backend: str = field(default="engage", metadata=_check(lambda v: v in BACKENDS, f"must be one of {BACKENDS}"))
+
+
+@dataclass(frozen=True)
+class FabricConfig:
+    base_url: str = field(
+        default="http://127.0.0.1:8792/api",
+        metadata=_check(_engage_url, "must be an https:// URL (http:// only for 127.0.0.1/localhost)"),
+    )
+    authorization_url: str = field(
+        default="http://127.0.0.1:8792/oauth2/default",
+        metadata=_check(_engage_url, "must be an https:// URL (http:// only for 127.0.0.1/localhost)"),
+    )
+    client_id: str = field(default="", metadata=_check(_label(200), LABEL_RULE.format(n=200)))
+    # The store's entityReference / locationExternalReference in fabric.
+    location: str = field(default="", metadata=_check(_label(100), LABEL_RULE.format(n=100)))
+    connect_timeout: float = field(default=3.0, metadata=_check(_positive, "must be > 0 seconds"))
+    read_timeout: float = field(default=10.0, metadata=_check(_positive, "must be > 0 seconds"))
+    long_read_timeout: float = field(
+        default=75.0, metadata=_check(lambda v: v >= 60, "must be >= 60 seconds (as for Engage's redeem)")
+    )
+
+
 @dataclass(frozen=True)
 class ApiConfig:
     allowed_origins: list[str] = field(
@@ -217,7 +246,9 @@ class ReceiptConfig:
 @dataclass(frozen=True)
 class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
+    loyalty: LoyaltyConfig = field(default_factory=LoyaltyConfig)
     engage: EngageConfig = field(default_factory=EngageConfig)
+    fabric: FabricConfig = field(default_factory=FabricConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)

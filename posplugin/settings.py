@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, replace_section
 from .errors import AgentError
+from .loyalty.errors import LoyaltyAuthError, LoyaltyBadAnswer, LoyaltyError, LoyaltyHTTPError
 from .printer_target import check_printer_target
 from .secret_store import ENGAGE_API_KEY, SecretStoreError, mask_secret
 from .texts import message
-from .vendors.engage import EngageAuthError, EngageBadResponse, EngageError, EngageHTTPError
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -168,22 +168,25 @@ class SettingsService:
         return result
 
     async def test_connection(self) -> dict[str, Any]:
-        client = self.agent.client
-        result: dict[str, Any] = {"baseUrl": client.base_url, "keySet": client.has_api_key}
+        backend = self.agent.backend
+        vendor = backend.title
+        result: dict[str, Any] = {"baseUrl": backend.address, "keySet": backend.has_credentials}
         started = time.perf_counter()
         try:
-            latency = await client.probe()
-        except EngageAuthError as exc:
-            result.update(reachable=True, keyValid=False, message=f"Engage refused the API key (HTTP {exc.status})")
-        except EngageBadResponse as exc:
-            # A redirect or an HTML page: something answered, but not Engage (portal, proxy, wrong address).
+            latency = await backend.probe()
+        except LoyaltyAuthError as exc:
+            result.update(
+                reachable=True, keyValid=False, message=f"{vendor} refused the credentials (HTTP {exc.status})"
+            )
+        except LoyaltyBadAnswer as exc:
+            # A redirect or an HTML page: something answered, but not the vendor (portal, proxy, wrong address).
             self.agent.status.record_failure(exc)
-            result.update(reachable=False, keyValid=None, message=f"this address does not answer like Engage: {exc}")
-        except EngageHTTPError as exc:
-            result.update(reachable=True, keyValid=None, message=f"Engage answered with an error: {exc}")
-        except EngageError as exc:
+            result.update(reachable=False, keyValid=None, message=f"this address does not answer like {vendor}: {exc}")
+        except LoyaltyHTTPError as exc:
+            result.update(reachable=True, keyValid=None, message=f"{vendor} answered with an error: {exc}")
+        except LoyaltyError as exc:
             self.agent.status.record_failure(exc)
-            result.update(reachable=False, keyValid=None, message=f"Engage did not answer usefully: {exc}")
+            result.update(reachable=False, keyValid=None, message=f"{vendor} did not answer usefully: {exc}")
         else:
             self.agent.status.record_success(latency)
             result.update(reachable=True, keyValid=True, latencyMs=round(latency * 1000, 1), message="ok")

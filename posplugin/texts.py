@@ -58,6 +58,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sv": "Bonussystemet godkände inte API-nyckeln. Be butikschefen kontrollera inställningarna.",
     },
     "not_found": {"en": "Not found.", "sv": "Hittades inte."},
+    "not_supported": {
+        "en": "The loyalty system in use cannot do this.",
+        "sv": "Bonussystemet som används kan inte göra detta.",
+    },
     "invalid_request": {"en": "The request was not understood.", "sv": "Begäran kunde inte tolkas."},
     "unauthorized": {"en": "Missing or wrong X-POS-Token.", "sv": "X-POS-Token saknas eller är fel."},
     "forbidden_origin": {

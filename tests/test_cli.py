@@ -113,7 +113,7 @@ def test_doctor_reports_a_rejected_key(
 ) -> None:
     monkeypatch.setenv("POSPLUGIN_ENGAGE_API_KEY", "wrong-key")
     assert main(["doctor", "--config", str(write_config(tmp_path, sim.url))]) == 1
-    assert "refused the API key" in capsys.readouterr().out
+    assert "refused the credentials" in capsys.readouterr().out
 
 
 def test_demo_comes_up_and_answers_health(tmp_path: Path) -> None:

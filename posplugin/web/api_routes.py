@@ -15,7 +15,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from ..agent import Agent
+from ..errors import AgentError
 from ..events import Event
+from ..texts import message
 from .api_errors import error_responses
 from .api_models import (
     EVENT_MODELS,
@@ -48,8 +50,21 @@ from .sale_models import PointAdjustmentBody, SaleBody
 log = logging.getLogger(__name__)
 SSE_HEARTBEAT = 15.0
 M = TypeVar("M", bound=Answer)
+S = TypeVar("S")
 
-API_DESCRIPTION = """Till-side loyalty agent (Voyado Engage). Listens on 127.0.0.1 only.
+
+def supported(service: S | None, agent: Agent) -> S:
+    """A capability of the loyalty backend in use, or 501 ``not_supported`` (fabric has no point shop)."""
+    if service is None:
+        raise AgentError(
+            501,
+            "not_supported",
+            f"{message('not_supported', agent.config.agent.language)} ({agent.backend.title})",
+        )
+    return service
+
+
+API_DESCRIPTION = """Till-side loyalty agent (Voyado Engage or fabric Loyalty). Listens on 127.0.0.1 only.
 
 Every call except `GET /api/v1/health` needs the `X-POS-Token` header (401 `unauthorized` without it). A body, when
 sent, is JSON (`Content-Type: application/json`). Errors are `{"error": {"code", "message", "details?"}}`; each
@@ -184,7 +199,14 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     async def health() -> Health:
         return answer(Health, await agent.health())
 
-    member_lookup = ("invalid_code", "member_not_found", "multiple_members", "loyalty_offline", "loyalty_busy", "loyalty_error")
+    member_lookup = (
+        "invalid_code",
+        "member_not_found",
+        "multiple_members",
+        "loyalty_offline",
+        "loyalty_busy",
+        "loyalty_error",
+    )
     member_errors = (*member_lookup, "loyalty_auth")
 
     search_errors = ("invalid_email", "invalid_mobilePhone", "member_not_found_search", "loyalty_offline_search")
@@ -217,7 +239,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         page = await agent.members.point_transactions(contactId, filter, offset, count, accountId)
         return answer(PointTransactionPage, page)
 
-    voucher_op_errors = ("voucher_not_owned", "voucher_busy", "op_id_conflict")
+    voucher_op_errors = ("voucher_not_owned", "voucher_busy", "op_id_conflict", "not_supported")
 
     @route(
         "POST",
@@ -228,7 +250,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=voucher_op_errors,
     )
     async def redeem(voucherId: Annotated[VoucherId, Path()], body: VoucherOpBody) -> OpView:
-        return answer(OpView, await agent.redemptions.redeem(voucherId, body.contactId, body.opId))
+        return answer(OpView, await supported(agent.redemptions, agent).redeem(voucherId, body.contactId, body.opId))
 
     @route(
         "POST",
@@ -239,7 +261,8 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=voucher_op_errors,
     )
     async def reactivate(voucherId: Annotated[VoucherId, Path()], body: VoucherOpBody) -> OpView:
-        return answer(OpView, await agent.redemptions.reactivate(voucherId, body.contactId, body.opId))
+        vouchers = supported(agent.redemptions, agent)
+        return answer(OpView, await vouchers.reactivate(voucherId, body.contactId, body.opId))
 
     @route(
         "POST",
@@ -258,10 +281,10 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "adjustPoints",
         "points",
         path=True,
-        codes=("op_id_conflict",),
+        codes=("op_id_conflict", "not_supported"),
     )
     async def point_adjustment(contactId: Annotated[MemberId, Path()], body: PointAdjustmentBody) -> OpView:
-        op = await agent.point_adjustments.adjust(
+        op = await supported(agent.point_adjustments, agent).adjust(
             contactId, body.amount, body.description, body.definitionId, body.validFrom, body.validTo, body.opId
         )
         return answer(OpView, op)
@@ -286,13 +309,13 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     async def queue() -> QueueView:
         return answer(QueueView, await agent.ops.queue())
 
-    shop_errors = ("member_not_found", "loyalty_offline", "loyalty_error", "loyalty_auth")
+    shop_errors = ("member_not_found", "loyalty_offline", "loyalty_error", "loyalty_auth", "not_supported")
 
     @route(
         "GET", "/members/{contactId}/point-shop/items", "listPointShopItems", "point-shop", path=True, codes=shop_errors
     )
     async def point_shop_items(contactId: Annotated[MemberId, Path()]) -> PointShopItems:
-        return answer(PointShopItems, await agent.point_shop.items(contactId))
+        return answer(PointShopItems, await supported(agent.point_shop, agent).items(contactId))
 
     @route(
         "POST",
@@ -303,7 +326,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=(*shop_errors, "op_id_conflict"),
     )
     async def point_shop_purchase(contactId: Annotated[MemberId, Path()], body: PurchaseBody) -> OpView:
-        return answer(OpView, await agent.point_shop.purchase(contactId, body.itemId, body.opId))
+        return answer(OpView, await supported(agent.point_shop, agent).purchase(contactId, body.itemId, body.opId))
 
     @route(
         "GET",
@@ -314,7 +337,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=shop_errors,
     )
     async def point_shop_purchases(contactId: Annotated[MemberId, Path()]) -> PointShopPurchases:
-        return answer(PointShopPurchases, await agent.point_shop.purchases(contactId))
+        return answer(PointShopPurchases, await supported(agent.point_shop, agent).purchases(contactId))
 
     printer_errors = (
         "printer_not_configured",
@@ -333,7 +356,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=(*member_print_errors, "not_found", "not_completed"),
     )
     async def print_point_shop(body: PrintPurchaseBody) -> PrintAnswer:
-        return answer(PrintAnswer, await agent.point_shop.print_receipt(body.contactId, body.opId))
+        return answer(PrintAnswer, await supported(agent.point_shop, agent).print_receipt(body.contactId, body.opId))
 
     @route(
         "POST",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posplugin.members import number
+from posplugin.vendors.engage.member_view import number
 from posplugin.vendors.engage import PointAccount, PointTransaction
 
 

@@ -9,20 +9,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from .errors import AgentError
-from .loyalty.kinds import POINT_SHOP_PURCHASE
-from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
-from .members import number
-from .ops import OpService, checked_op_id
-from .outbox.model import CONFIRMED, REJECTED, Op
-from .outbox.store import OutboxStore
-from .outbox.worker import OutboxWorker
-from .receipts import formatting as fmt
-from .receipts.service import ReceiptService
-from .texts import message
-from .timestamps import iso
-from .vendors.engage import EngageAuthError, EngageClient, EngageError, EngageHTTPError, PointAccount, PointShopItem
-from .vendors.engage.ids import checked_guid
+from ...errors import AgentError
+from ...loyalty.kinds import POINT_SHOP_PURCHASE
+from ...loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
+from ...ops import OpService, checked_op_id
+from ...outbox.model import CONFIRMED, REJECTED, Op
+from ...outbox.store import OutboxStore
+from ...outbox.worker import OutboxWorker
+from ...receipts import formatting as fmt
+from ...receipts.service import ReceiptService
+from ...texts import message
+from ...timestamps import iso
+from . import EngageAuthError, EngageClient, EngageError, EngageHTTPError, PointAccount, PointShopItem
+from .ids import checked_guid
+from .member_view import number
 
 
 class PointShopService:
