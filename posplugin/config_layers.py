@@ -147,7 +147,8 @@ def read_dropin(path: Path) -> DropIn:
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: Windows tools (PowerShell 5's `-Encoding utf8`, Notepad of old) start UTF-8 with a BOM.
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:

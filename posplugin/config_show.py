@@ -31,7 +31,10 @@ def check_lines(layers: ConfigLayers) -> list[str]:
 def origin_lines(layers: ConfigLayers) -> str:
     config = layers.effective
     read = [layers.effective.source, *(str(dropin.path) for dropin in layers.dropins)]
-    out = [f"# effective configuration from {', then '.join(read)}; each key's file after its value"]
+    out = [
+        f"# effective configuration: {', then '.join(read)}",
+        "# after each value: the file it comes from, or default",
+    ]
     for section in SECTIONS:
         out.append(f"\n[{section}]")
         for key, value in dataclasses.asdict(getattr(config, section)).items():

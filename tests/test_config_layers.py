@@ -132,6 +132,12 @@ def test_files_not_ending_in_toml_and_hidden_files_are_left_alone(tmp_path: Path
     assert config.offline.max_attempts == 12 and config.agent.store_id == "upper"
 
 
+def test_a_dropin_written_by_windows_tools_with_a_bom_and_crlf_reads_the_same(tmp_path: Path) -> None:
+    main = layout(tmp_path, "", **{"10-chain.toml": ""})
+    (main.parent / "conf.d" / "10-chain.toml").write_bytes('[agent]\r\nstore_id = "Malmö C"\r\n'.encode("utf-8-sig"))
+    assert load_config(main).agent.store_id == "Malmö C"
+
+
 def test_no_dropin_folder_is_the_main_file_alone_and_a_file_named_conf_d_is_an_error(tmp_path: Path) -> None:
     main = tmp_path / "config.toml"
     main.write_text("[offline]\nmax_attempts = 5\n")
