@@ -178,6 +178,7 @@ class SettingsService:
                 tried = None
             unchanged = tried is not None and getattr(tried, section) == getattr(config, section)
             if not unchanged:
+                log.warning("settings: [%s] %s not changed: it is managed centrally in %s", section, key, owner)
                 raise self._error(409, "setting_managed", f"[{section}] {key} is set in {owner}")
         return kept
 
