@@ -23,6 +23,7 @@ from . import __version__
 from .backends import vendor
 from .config import Config
 from .config_file import write_config
+from .config_layers import ConfigLayers
 from .database import Database
 from .errors import AgentError
 from .events import EventBus
@@ -70,10 +71,13 @@ class Agent:
         redactor: RedactingFilter | None = None,
         options: AgentOptions | None = None,
         config_path: Path | None = None,
+        layers: ConfigLayers | None = None,
     ) -> None:
         self.config = config
         # Where the settings page saves; None (defaults, no file) saves into the data folder's config.toml.
         self.config_path = config_path
+        # The files behind ``config`` (the main file, conf.d drop-ins): the settings page writes the main one only.
+        self.layers = layers or ConfigLayers.alone(config)
         self.paths = paths
         self.secrets = secret_store
         self.redactor = redactor or RedactingFilter()
@@ -245,8 +249,10 @@ class Agent:
         ``api_key`` replaces the vendor's credential together with the address (the settings page requires one when
         the address changes, so a PIN holder cannot point the agent, and its key, at their own server)."""
         path = self.settings_file()
-        await asyncio.get_running_loop().run_in_executor(None, write_config, path, new)
-        return await self.apply_config(new, api_key)
+        layers = self.layers.changed_to(new)  # the changed keys only: no drop-in value is copied into the file
+        await asyncio.get_running_loop().run_in_executor(None, write_config, path, layers.main, layers.main_keys)
+        self.layers = layers
+        return await self.apply_config(layers.effective, api_key)
 
     async def apply_config(self, new: Config, api_key: str | None = None) -> list[str]:
         old, self.config = self.config, new

@@ -19,6 +19,7 @@ import platformdirs
 
 from . import __version__
 from .config import Config, ConfigError, config_from_mapping, load_config, replace_section
+from .config_layers import load_layers
 from .paths import APP_NAME, AgentPaths, resolve_paths
 from .printer_target import check_printer_target
 from .secret_store import (
@@ -117,9 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     health.add_argument("--warn-age", type=float, default=900, help="oldest waiting op, seconds (default 900)")
     health.add_argument("--crit-age", type=float, default=3600, help="oldest waiting op, seconds (default 3600)")
 
-    check = sub.add_parser("config", help="validate a config file")
+    check = sub.add_parser("config", help="validate the config file and its conf.d drop-ins, or show the result")
     check.add_argument("action", choices=("check", "show"))
     check.add_argument("--config")
+    check.add_argument("--origin", action="store_true", help="show: each key's value and the file it comes from")
+    check.add_argument("--json", action="store_true", help="show --origin: as JSON")
 
     args = parser.parse_args(argv)
     try:
@@ -163,13 +166,14 @@ def prepare_server(config_path: Path | None, save_to: Path) -> Any:
     from .log_redaction import configure_logging
     from .web.serve import build_server
 
-    config = load_config(config_path)
+    layers = load_layers(config_path)
+    config = layers.effective
     paths = resolve_paths(config)
     check_printer_target(config, paths, config_path)
     paths.ensure()
     redactor = configure_logging(paths.log_file)
     _require_free_port(config.agent.port)
-    agent = Agent(config, paths, _store(config, paths), redactor, config_path=save_to)
+    agent = Agent(config, paths, _store(config, paths), redactor, config_path=save_to, layers=layers)
     return build_server(agent)
 
 
@@ -519,10 +523,17 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    config = _load(args)
-    check_printer_target(config, resolve_paths(config), Path(config.source) if config.source != "<defaults>" else None)
+    from .config_show import check_lines, origin_json, origin_lines
+
+    path = Path(args.config) if args.config else default_config_path()
+    layers = load_layers(path)
+    config = layers.effective
+    check_printer_target(config, resolve_paths(config), path)
     if args.action == "check":
-        print(f"{config.source}: ok")
+        print("\n".join(check_lines(layers)))
+        return 0
+    if args.origin:
+        print(json.dumps(origin_json(layers), indent=2, ensure_ascii=False) if args.json else origin_lines(layers))
         return 0
     print(json.dumps(dataclasses.asdict(config), indent=2, ensure_ascii=False))
     return 0

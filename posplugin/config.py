@@ -1,4 +1,4 @@
-"""Typed configuration loaded from a TOML file.
+"""Typed configuration loaded from a TOML file (and the drop-ins beside it, see ``config_layers``).
 
 Every key has a default, so an empty file is a valid config. Unknown keys, wrong types and bad values stop
 start-up with one line naming the file and the key: a typo in a till's config must not be silently ignored.
@@ -8,7 +8,6 @@ Secrets (API key, API token, PIN hash) are deliberately *not* config keys; see `
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 import unicodedata
@@ -263,18 +262,11 @@ SECTIONS: dict[str, type[Any]] = {
 
 
 def load_config(path: Path | None) -> Config:
-    """Read and validate ``path``; ``None`` gives the defaults."""
-    if path is None:
-        return Config()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return config_from_mapping(raw, source=str(path))
+    """Read and validate ``path`` and the drop-ins in the ``conf.d`` folder beside it (``config_layers``);
+    ``None`` gives the defaults."""
+    from .config_layers import load_layers  # that module builds on this one
+
+    return load_layers(path).effective
 
 
 def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> Config:

@@ -128,6 +128,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sv": "Inställningssidan är inaktuell. Ladda om den och försök igen.",
     },
     "invalid_setting": {"en": "This setting is not valid.", "sv": "Inställningen är inte giltig."},
+    "setting_managed": {
+        "en": "This setting is managed centrally and cannot be changed here.",
+        "sv": "Inställningen styrs centralt och kan inte ändras här.",
+    },
     "config_not_writable": {
         "en": "The config file could not be written; nothing was changed.",
         "sv": "Konfigurationsfilen kunde inte skrivas; inget ändrades.",
