@@ -39,6 +39,7 @@ from .loyalty.status import LoyaltyStatus
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
+from .metrics import AgentMetrics, MetricsSources
 from .ops import OpService
 from .outbox.model import CONFIRMED, Op
 from .outbox.steady_clock import SteadyClock
@@ -102,6 +103,15 @@ class Agent:
         self.api_key = api_key  # the key in use (the settings page may replace it while running)
         self.redactor.add_secret(api_key)
         self.redactor.add_secret(self.token)
+        # Sources read late (at exposition time): the services they name are built below.
+        self.metrics = AgentMetrics(
+            MetricsSources(
+                config=lambda: self.config,
+                loyalty_state=lambda: self.status.state,
+                queue_counts=lambda: self.outbox.counts(self.options.clock()),
+                printer_status=lambda: self.receipts.refresh_status(),
+            )
+        )
         self.client = EngageClient(
             config.engage.base_url,
             api_key,
@@ -110,7 +120,9 @@ class Agent:
                 config.engage.connect_timeout, config.engage.read_timeout, config.engage.long_read_timeout
             ),
             connect_retries=config.engage.connect_retries,
-            transport=self.options.engage_transport,
+            transport=self.metrics.transport(
+                self.options.engage_transport or httpx.AsyncHTTPTransport(retries=config.engage.connect_retries)
+            ),
             clock=self.options.clock,
         )
         self.db = Database(paths.database)
@@ -163,6 +175,7 @@ class Agent:
             monotonic=self.options.monotonic,
         )
         self.outbox.on_change = self._queue_changed
+        self.metrics.expect_kinds(self.worker.executors)
         self.ops = OpService(
             self.outbox, self.worker, config.agent.language, clock, lambda: self.config.offline.cashier_wait
         )
@@ -184,6 +197,7 @@ class Agent:
             clock,
             outbox=self.outbox,
         )
+        self.receipts.on_job_end = self.metrics.print_ended
         self.point_shop = PointShopService(
             self.client,
             self.outbox,
@@ -318,6 +332,8 @@ class Agent:
                 self.status.probe_forever(self.client.probe, self.config.engage.probe_interval), name="engage-probe"
             )
         )
+        if self.config.metrics.textfile_path:
+            self._tasks.append(asyncio.create_task(self.metrics.textfile.run_forever(), name="metrics-textfile"))
         self._start_scanner()
         log.info("posplugin %s started on 127.0.0.1:%d", __version__, self.config.agent.port)
 
@@ -352,6 +368,7 @@ class Agent:
     def _op_final(self, op: Op) -> None:
         """Show the member's new vouchers on an open panel. Only when someone is watching, and once per member
         per few seconds: a queue draining after an outage must not triple its load on Engage."""
+        self.metrics.op_final(op)
         if op.state != CONFIRMED:
             return
         if self.events.subscriber_count == 0:
@@ -401,7 +418,7 @@ class Agent:
         try:
             normalised = self.members.parse(raw)
             self.last_scan = {"raw": raw, "normalised": normalised.value}
-            event["member"] = await self.members.identify(raw)
+            event["member"] = await self.metrics.timed_identify(self.members.identify(raw))
             event["status"] = "ok"
         except AgentError as exc:
             if exc.code == "invalid_code":
