@@ -192,6 +192,15 @@ def test_identify_durations_by_source(agent_factory: Any, sim: EngageSimulator) 
     assert value(histogram, count, source="live") == 1 and value(histogram, count, source="cache") == 1
 
 
+def test_a_scan_at_the_till_is_timed_too(agent_factory: Any) -> None:
+    agent = agent_factory(scanner={"backend": "serial", "serial_port": "loop://", "framing": "CR"})
+    scanner = agent.agent._scanner
+    wait_for(lambda: scanner.serial is not None, timeout=5)
+    scanner.serial.write(f"{CARD}\r".encode())  # loop:// hands it back as the scanner's input
+    count = "posplugin_identify_duration_seconds_count"
+    wait_for(lambda: value(metrics(agent)["posplugin_identify_duration_seconds"], count, source="live") == 1)
+
+
 def test_429s_from_the_loyalty_system_are_counted(running: RunningAgent, sim: EngageSimulator) -> None:
     assert value(metrics(running)["posplugin_rate_limited"], "posplugin_rate_limited_total") == 0
     sim.faults.add(FaultRule("rate_limit", method="GET", path="/contacts/", times=2, delay=0))
