@@ -35,6 +35,7 @@ from .loyalty.status import LoyaltyStatus
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
+from .metrics import AgentMetrics, MetricsSources
 from .ops import OpService
 from .outbox.model import CONFIRMED, Op
 from .outbox.steady_clock import SteadyClock
@@ -95,6 +96,15 @@ class Agent:
         self.api_key = api_key  # the credential in use (the settings page may replace it while running)
         self.redactor.add_secret(api_key)
         self.redactor.add_secret(self.token)
+        # Sources read late (at exposition time): the services they name are built below.
+        self.metrics = AgentMetrics(
+            MetricsSources(
+                config=lambda: self.config,
+                loyalty_state=lambda: self.status.state,
+                queue_counts=lambda: self.outbox.counts(self.options.clock()),
+                printer_status=lambda: self.receipts.refresh_status(),
+            )
+        )
         self.db = Database(paths.database)
         self.cache = MemberCache(
             self.db, config.offline.member_cache_size, config.offline.member_cache_hours * 3600, self.options.clock
@@ -108,9 +118,11 @@ class Agent:
             Backoff(offline.retry_min_seconds, offline.retry_max_seconds),
             SteadyClock(clock, self.options.monotonic),
         )
-        self.backend = self.vendor.build(
-            config, lambda: self.api_key, self.outbox, self.options.engage_transport, self.options.clock
+        # Every vendor request is timed for posplugin_loyalty_request_duration_seconds.
+        transport = self.metrics.transport(
+            self.options.engage_transport or httpx.AsyncHTTPTransport(retries=config.engage.connect_retries)
         )
+        self.backend = self.vendor.build(config, lambda: self.api_key, self.outbox, transport, self.options.clock)
         self.members = MemberService(
             self.backend.directory,
             self.backend.ids,
@@ -152,6 +164,7 @@ class Agent:
             monotonic=self.options.monotonic,
         )
         self.outbox.on_change = self._queue_changed
+        self.metrics.expect_kinds(self.worker.executors)
         self.ops = OpService(
             self.outbox, self.worker, config.agent.language, clock, lambda: self.config.offline.cashier_wait
         )
@@ -180,6 +193,7 @@ class Agent:
             clock,
             outbox=self.outbox,
         )
+        self.receipts.on_job_end = self.metrics.print_ended
         capabilities = self.backend.capabilities(
             CoreParts(
                 self.outbox,
@@ -313,6 +327,8 @@ class Agent:
                 self.status.probe_forever(self.backend.probe, self.config.engage.probe_interval), name="loyalty-probe"
             )
         )
+        if self.config.metrics.textfile_path:
+            self._tasks.append(asyncio.create_task(self.metrics.textfile.run_forever(), name="metrics-textfile"))
         self._start_scanner()
         log.info("posplugin %s started on 127.0.0.1:%d", __version__, self.config.agent.port)
 
@@ -347,6 +363,7 @@ class Agent:
     def _op_final(self, op: Op) -> None:
         """Show the member's new vouchers on an open panel. Only when someone is watching, and once per member
         per few seconds: a queue draining after an outage must not triple its load on the loyalty system."""
+        self.metrics.op_final(op)
         if op.state != CONFIRMED:
             return
         if self.events.subscriber_count == 0:
@@ -396,7 +413,7 @@ class Agent:
         try:
             normalised = self.members.parse(raw)
             self.last_scan = {"raw": raw, "normalised": normalised.value}
-            event["member"] = await self.members.identify(raw)
+            event["member"] = await self.metrics.timed_identify(self.members.identify(raw))
             event["status"] = "ok"
         except AgentError as exc:
             if exc.code == "invalid_code":

@@ -8,6 +8,7 @@ Secrets (API key, API token, PIN hash) are deliberately *not* config keys; see `
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 import unicodedata
@@ -242,6 +243,24 @@ class ReceiptConfig:
     point_shop_qr: bool = True
 
 
+def _textfile_path(value: Any) -> bool:
+    """Unset, or an absolute path (of this machine's kind) to a ``.prom`` file: the textfile collectors read
+    only that suffix, and a relative path would depend on the service's working folder."""
+    text = str(value)
+    if not text:
+        return True
+    return os.path.isabs(text) and text.endswith(".prom") and _label(1024)(text)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # For node_exporter's / windows_exporter's textfile collector; unset (the default) writes nothing.
+    textfile_path: str = field(
+        default="", metadata=_check(_textfile_path, "must be empty or an absolute path to a file ending in .prom")
+    )
+    textfile_interval: float = field(default=15.0, metadata=_check(lambda v: 1 <= v <= 3600, "must be 1-3600 seconds"))
+
+
 @dataclass(frozen=True)
 class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
@@ -253,6 +272,7 @@ class Config:
     printer: PrinterConfig = field(default_factory=PrinterConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     receipt: ReceiptConfig = field(default_factory=ReceiptConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = field(default="<defaults>", compare=False)
 
 

@@ -60,6 +60,9 @@ class ReceiptService:
         # Told (from the printer's thread) how a job ended that the cashier was told is still waiting: printed
         # after all, or dropped past its time-to-live. The agent turns it into a `print` event for the panel.
         self.notify: Callable[[dict[str, Any]], None] | None = None
+        # Told how every job ended — (kind, "printed" | "expired" | "refused") — for the metrics; on the
+        # printer's thread for the first two.
+        self.on_job_end: Callable[[str, str], None] | None = None
         self._late: dict[int, str | None] = {}  # id(job) → the member it was printed for
         self._late_lock = threading.Lock()
         self.last: tuple[str, bytes] | None = None
@@ -88,6 +91,7 @@ class ReceiptService:
             for job in unfinished:
                 job.dropped = True
                 job.done.set()
+                self._job_ended(job.kind, "expired")
             if unfinished:
                 log.warning("dropped %d receipt(s): printing was switched off", len(unfinished))
         self.start()
@@ -99,7 +103,12 @@ class ReceiptService:
         queue.on_finished = self._finished
         return queue
 
+    def _job_ended(self, kind: str, outcome: str) -> None:
+        if self.on_job_end is not None:
+            self.on_job_end(kind, outcome)
+
     def _finished(self, job: PrintJob) -> None:
+        self._job_ended(job.kind, "printed" if job.printed else "expired")
         with self._late_lock:
             if id(job) not in self._late:
                 return  # its waiter had the answer
@@ -221,7 +230,11 @@ class ReceiptService:
                 self._last_for[contact_id] = (kind, data)
                 while len(self._last_for) > REPRINT_MEMORY:
                     del self._last_for[next(iter(self._last_for))]
-        await self._refuse_if_not_ready(queue)
+        try:
+            await self._refuse_if_not_ready(queue)
+        except AgentError:
+            self._job_ended(kind, "refused")
+            raise
         job = queue.submit(kind, data)
         wait = self.config.printer.timeout + 1.0
         done = await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)

@@ -214,8 +214,10 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     @route("POST", "/identify", "identifyMember", "members", codes=(*member_errors, *search_errors))
     async def identify(body: IdentifyBody) -> MemberView:
         if body.lookupKey is not None:
-            return answer(MemberView, await agent.members.search(body.code, body.lookupKey))
-        return answer(MemberView, await agent.members.identify(body.code))
+            return answer(
+                MemberView, await agent.metrics.timed_identify(agent.members.search(body.code, body.lookupKey))
+            )
+        return answer(MemberView, await agent.metrics.timed_identify(agent.members.identify(body.code)))
 
     @route("GET", "/members/{contactId}", "getMember", "members", path=True, codes=member_errors)
     async def member(contactId: Annotated[MemberId, Path()]) -> MemberView:
