@@ -208,6 +208,7 @@ class Agent:
         )
         self.point_shop = capabilities.point_shop
         self.point_adjustments = capabilities.point_adjustments
+        self.rewards = capabilities.rewards
         self.sales = SalesService(
             self.outbox,
             self.worker,

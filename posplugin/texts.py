@@ -58,6 +58,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sv": "Bonussystemet godkände inte API-nyckeln. Be butikschefen kontrollera inställningarna.",
     },
     "not_found": {"en": "Not found.", "sv": "Hittades inte."},
+    "loyalty_not_configured": {
+        "en": "The loyalty system is not fully set up on this till. Ask the store manager.",
+        "sv": "Bonussystemet är inte helt inställt på den här kassan. Fråga butikschefen.",
+    },
     "not_supported": {
         "en": "The loyalty system in use cannot do this.",
         "sv": "Bonussystemet som används kan inte göra detta.",

@@ -131,10 +131,18 @@ class CoreParts:
     point_shop_qr: bool
 
 
+class Rewards(Protocol):
+    """Rewards issued from points on demand at the till, and their undo (fabric)."""
+
+    async def redeem(self, member_id: str, amount: str | int | float, op_id: str | None) -> dict[str, Any]: ...
+    async def undo(self, op_id: str) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class Capabilities:
     point_shop: PointShop | None = None
     point_adjustments: PointAdjustments | None = None
+    rewards: Rewards | None = None
 
 
 @dataclass(frozen=True)

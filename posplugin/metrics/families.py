@@ -50,7 +50,6 @@ IDENTIFY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 90.0)
 
 
-
 def exported_names() -> frozenset[str]:
     """Every sample name the agent can expose: what alert rules and dashboards may refer to."""
     names = {

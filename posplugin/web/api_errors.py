@@ -32,6 +32,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         "the action does not apply to the op's state (resolve: conflict or parked; retry: parked or waiting;"
         " park: waiting)",
     ),
+    "loyalty_not_configured": (409, "the loyalty backend's settings are incomplete (the message names the key)"),
     "sale_conflict": (409, "a different sale was sent with this receipt id"),
     "not_completed": (409, "the purchase is not completed yet"),
     "nothing_to_reprint": (409, "nothing has been printed since the agent started"),

@@ -42,6 +42,7 @@ from .api_requests import (
     PurchaseBody,
     ReprintBody,
     ResolveBody,
+    RewardBody,
     VoucherId,
     VoucherOpBody,
 )
@@ -76,9 +77,10 @@ API_TAGS = [
     {"name": "members", "description": "identify a scan, the member view, point transactions"},
     {"name": "vouchers", "description": "redeem and reactivate, through the durable outbox"},
     {"name": "ops", "description": "operations in the outbox and the queue"},
-    {"name": "sales", "description": "sales to Engage receipts (earning points)"},
-    {"name": "points", "description": "point adjustments"},
-    {"name": "point-shop", "description": "items, purchases"},
+    {"name": "sales", "description": "sales to points: Engage receipts or fabric earns"},
+    {"name": "points", "description": "point adjustments (Engage)"},
+    {"name": "point-shop", "description": "items, purchases (Engage)"},
+    {"name": "rewards", "description": "rewards issued from points at the till, and their undo (fabric)"},
     {"name": "printing", "description": "receipts and the cash drawer"},
     {"name": "events", "description": "Server-Sent Events for panels"},
 ]
@@ -306,6 +308,21 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     @route("POST", "/ops/{opId}/resolve", "resolveOp", "ops", path=True, codes=("op_state",))
     async def resolve_op(opId: str, body: ResolveBody) -> OpView:
         return answer(OpView, await agent.ops.resolve(opId, body.note))
+
+    @route(
+        "POST",
+        "/members/{contactId}/rewards",
+        "redeemReward",
+        "rewards",
+        path=True,
+        codes=("loyalty_offline", "loyalty_not_configured", "op_id_conflict", "not_supported"),
+    )
+    async def redeem_reward(contactId: Annotated[MemberId, Path()], body: RewardBody) -> OpView:
+        return answer(OpView, await supported(agent.rewards, agent).redeem(contactId, body.amount, body.opId))
+
+    @route("POST", "/ops/{opId}/undo", "undoReward", "rewards", path=True, codes=("op_state", "not_supported"))
+    async def undo_reward(opId: str) -> OpView:
+        return answer(OpView, await supported(agent.rewards, agent).undo(opId))
 
     @route("GET", "/queue", "getQueue", "ops", inputs=False)
     async def queue() -> QueueView:
