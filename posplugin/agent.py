@@ -430,12 +430,16 @@ class Agent:
 
     async def health(self) -> dict[str, Any]:
         queue = await self.outbox.counts(self.options.clock())
+        latency = round(self.status.last_latency * 1000, 1) if self.status.last_latency else None
         health: dict[str, Any] = {
             "status": "ok",
             "version": __version__,
             "uptimeSeconds": round(self.options.clock() - self.started_at, 1),
+            "backend": self.backend.name,
+            "loyalty": self.status.state,
+            "loyaltyLatencyMs": latency,
             "engage": self.status.state,
-            "engageLatencyMs": round(self.status.last_latency * 1000, 1) if self.status.last_latency else None,
+            "engageLatencyMs": latency,
             "features": sorted(self.features),
             "queue": queue,
             "printer": {"status": await self.receipts.refresh_status(), "backend": self.config.printer.backend},

@@ -135,7 +135,10 @@ def _check_agent(config: Config) -> Check:
     if health is None:
         return Check("agent", True, f"not answering on 127.0.0.1:{config.agent.port} (not started?)")
     return Check(
-        "agent", True, f"{health.get('version')} up {health.get('uptimeSeconds')} s, Engage {health.get('engage')}"
+        "agent",
+        True,
+        f"{health.get('version')} up {health.get('uptimeSeconds')} s,"
+        f" {health.get('backend', 'engage')} {health.get('loyalty', health.get('engage'))}",
     )
 
 

@@ -203,8 +203,13 @@ class Health(Answer):
     reasons: list[str] | None = Field(default=None, description="why the status is not ok")
     version: str
     uptimeSeconds: float
-    engage: Literal["online", "offline", "unknown"]
-    engageLatencyMs: float | None
+    backend: Literal["engage", "fabric"] = Field(description="the loyalty system this agent talks to")
+    loyalty: Literal["online", "offline", "unknown"] = Field(description="the loyalty system's state")
+    loyaltyLatencyMs: float | None
+    engage: Literal["online", "offline", "unknown"] = Field(
+        description="the same as `loyalty`, whatever the backend (kept for monitors written before fabric)"
+    )
+    engageLatencyMs: float | None = Field(description="the same as `loyaltyLatencyMs`")
     features: list[str]
     queue: QueueCounts
     printer: PrinterHealth
