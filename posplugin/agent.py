@@ -30,6 +30,7 @@ from .log_redaction import RedactingFilter
 from .loyalty.kinds import (
     POINT_ADJUSTMENT,
     POINT_SHOP_PURCHASE,
+    PROMOTION_REDEEM,
     SALE_RECEIPT,
     VOUCHER_REACTIVATE,
     VOUCHER_REDEEM,
@@ -47,6 +48,7 @@ from .outbox.worker import OutboxWorker, till_rate
 from .paths import AgentPaths
 from .point_adjustments import PointAdjustmentService
 from .point_shop import PointShopService
+from .promotions import PromotionService, claimed_by_another_op
 from .receipts.service import ReceiptService
 from .redemptions import OfflineLimits, RedemptionService
 from .sales import SalesService
@@ -55,6 +57,7 @@ from .secret_store import API_TOKEN, ENGAGE_API_KEY, IMPORT_FOLDER, SecretStore,
 from .vendors.engage import EngageClient, EngageTimeouts, user_agent
 from .vendors.engage.executors.point_adjustments import PointAdjustment
 from .vendors.engage.executors.point_shop import PointShopPurchaseCall
+from .vendors.engage.executors.promotions import PromotionRedeem
 from .vendors.engage.executors.receipts import SaleReceiptDelivery
 from .vendors.engage.executors.vouchers import VoucherReactivate, VoucherRedeem
 
@@ -151,6 +154,7 @@ class Agent:
                 POINT_SHOP_PURCHASE: PointShopPurchaseCall(self.client, self.status, clock),
                 SALE_RECEIPT: SaleReceiptDelivery(self.client, self.status, clock, self.members.lookup_contact_id),
                 POINT_ADJUSTMENT: PointAdjustment(self.client, self.status, clock, offline.point_settle_seconds),
+                PROMOTION_REDEEM: PromotionRedeem(self.client, self.status, clock, claimed_by_another_op(self.outbox)),
             },
             self.status,
             self.events,
@@ -195,6 +199,16 @@ class Agent:
             config.receipt.point_shop_qr,
             clock,
         )
+        self.promotions = PromotionService(
+            self.ops,
+            self.cache,
+            self.status,
+            lambda: OfflineLimits.from_config(self.config.offline),
+            config.agent.language,
+            clock,
+            self.client,
+            self.receipts,
+        )
         self.sales = SalesService(
             self.outbox,
             self.worker,
@@ -206,7 +220,16 @@ class Agent:
         )
         self.point_adjustments = PointAdjustmentService(self.outbox, self.ops, config.agent.language, clock)
         self.pin = ManagerPin(secret_store, PinGuard(self.db, clock), config.agent.language)
-        self.features = {"identify", "redeem", "reactivate", "print", "point_shop", "sales", "point_adjustments"}
+        self.features = {
+            "identify",
+            "redeem",
+            "reactivate",
+            "print",
+            "point_shop",
+            "sales",
+            "point_adjustments",
+            "promotions",
+        }
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self._refreshed: dict[str, float] = {}

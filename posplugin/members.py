@@ -1,7 +1,7 @@
 """Identify members and build the member view the cashier panel and the POS show.
 
-The view merges contact, point accounts and available vouchers, fetched concurrently. When a card was seen
-before, its contactId is known locally and the card lookup runs alongside the three fetches instead of before
+The view merges contact, point accounts, available vouchers and offers, fetched concurrently. When a card was seen
+before, its contactId is known locally and the card lookup runs alongside the four fetches instead of before
 them, so a returning member costs one Engage round trip instead of two. Engage slow or down: the cached view
 is served with ``source: "cache"`` and its age.
 """
@@ -39,6 +39,7 @@ from .vendors.engage import (
     Voucher,
 )
 from .vendors.engage.ids import checked_guid
+from .vendors.engage.promotion_view import pos_promotions
 
 T = TypeVar("T")
 
@@ -291,6 +292,7 @@ class MemberService:
             self.client.get_contact(contact_id),
             self.client.get_point_accounts(contact_id),
             self.client.list_all_vouchers(contact_id, "available"),
+            pos_promotions(self.client, contact_id, self._clock()),  # never a vendor error: offers are optional
             return_exceptions=True,
         )
         for result in results:
@@ -301,10 +303,11 @@ class MemberService:
                 if isinstance(result, EngageHTTPError) and result.code in NOT_FOUND_CODES:
                     raise self._error(404, "member_not_found") from None
                 raise self._translate(result) from None
-        contact, accounts, vouchers = results
+        contact, accounts, vouchers, promotions = results
         assert isinstance(contact, Contact) and isinstance(accounts, list) and isinstance(vouchers, list)
+        assert isinstance(promotions, dict)
         self.status.record_success()
-        view = build_view(contact, accounts, vouchers, self._clock())
+        view = {**build_view(contact, accounts, vouchers, self._clock()), **promotions}
         # Off the answer's path: the write (an fsync) is queued on the database thread before any later read,
         # so an offline scan right after still finds it.
         self._in_background(self.cache.put(contact.id, view, code))

@@ -19,6 +19,7 @@ VOUCHER_REACTIVATE = "voucher_reactivate"
 POINT_SHOP_PURCHASE = "point_shop_purchase"
 SALE_RECEIPT = "sale_receipt"
 POINT_ADJUSTMENT = "point_adjustment"
+PROMOTION_REDEEM = "promotion_redeem"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ KINDS: dict[str, OpKind] = {
     POINT_SHOP_PURCHASE: OpKind("completed", "purchaseId", ("itemId",)),
     SALE_RECEIPT: OpKind("delivered", "receiptId"),
     POINT_ADJUSTMENT: OpKind("completed", "transactionId", ("amount",)),
+    PROMOTION_REDEEM: OpKind("redeemed", "assignmentId", ("promotionId",)),
 }
 
 

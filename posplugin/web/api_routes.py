@@ -43,6 +43,7 @@ from .api_requests import (
     VoucherId,
     VoucherOpBody,
 )
+from .promotion_requests import AssignmentId, PrintPromotionBody, PromotionOpBody
 from .sale_models import PointAdjustmentBody, SaleBody
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ API_TAGS = [
     {"name": "health", "description": "for monitoring; no token"},
     {"name": "members", "description": "identify a scan, the member view, point transactions"},
     {"name": "vouchers", "description": "redeem and reactivate, through the durable outbox"},
+    {"name": "promotions", "description": "multichannel promotions: redeem at the till, through the durable outbox"},
     {"name": "ops", "description": "operations in the outbox and the queue"},
     {"name": "sales", "description": "sales to Engage receipts (earning points)"},
     {"name": "points", "description": "point adjustments"},
@@ -113,7 +115,14 @@ LINKS: dict[str, dict[str, Any]] = {
     },
     **{
         operation: OP_LINKS
-        for operation in ("reactivateVoucher", "submitSale", "adjustPoints", "purchasePointShopItem", "getOp")
+        for operation in (
+            "reactivateVoucher",
+            "submitSale",
+            "adjustPoints",
+            "purchasePointShopItem",
+            "getOp",
+            "redeemPromotion",
+        )
     },
 }
 
@@ -241,6 +250,19 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     async def reactivate(voucherId: Annotated[VoucherId, Path()], body: VoucherOpBody) -> OpView:
         return answer(OpView, await agent.redemptions.reactivate(voucherId, body.contactId, body.opId))
 
+    promotion_op_errors = ("member_not_found", "promotion_not_owned", "promotion_busy", "op_id_conflict")
+
+    @route(
+        "POST",
+        "/promotions/{assignmentId}/redeem",
+        "redeemPromotion",
+        "promotions",
+        path=True,
+        codes=promotion_op_errors,
+    )
+    async def redeem_promotion(assignmentId: Annotated[AssignmentId, Path()], body: PromotionOpBody) -> OpView:
+        return answer(OpView, await agent.promotions.redeem(assignmentId, body.contactId, body.opId))
+
     @route(
         "POST",
         "/sales",
@@ -344,6 +366,16 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     )
     async def print_voucher(body: PrintVoucherBody) -> PrintAnswer:
         return answer(PrintAnswer, await agent.receipts.print_voucher(body.contactId, body.voucherId))
+
+    @route(
+        "POST",
+        "/print/promotion",
+        "printPromotion",
+        "printing",
+        codes=(*member_print_errors, "promotion_not_found"),
+    )
+    async def print_promotion(body: PrintPromotionBody) -> PrintAnswer:
+        return answer(PrintAnswer, await agent.promotions.print_receipt(body.contactId, body.assignmentId))
 
     @route("POST", "/print/balance", "printBalance", "printing", codes=member_print_errors)
     async def print_balance(body: ContactBody) -> PrintAnswer:
