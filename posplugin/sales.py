@@ -9,7 +9,8 @@ refused, because Engage would silently drop it.
 The receipt follows the vendor's field definitions (engage-api.md, "Receipts"): the member is matched by the
 contactId the agent resolved (a scanned code is resolved from the till's cache, or by the outbox just before
 sending), ``totalGrossPrice`` is what the customer paid including VAT, reward vouchers are a discount and go in
-``usedBonusChecks`` — never a payment.
+``usedBonusChecks`` — never a payment; promotions used on the sale go in ``usedPromotions`` as
+``{promotionId, couponId}``, the couponId being the assignment's id (the v2 receipt model).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AgentError
 from .events import EventBus
-from .loyalty.kinds import SALE_RECEIPT, op_view, public_state
+from .loyalty.kinds import PROMOTION_REDEEM, SALE_RECEIPT, op_view, public_state
 from .outbox.model import Op
 from .outbox.store import OpIdConflict, OutboxStore, TargetBusy
 from .outbox.worker import OutboxWorker
@@ -46,6 +47,7 @@ class SaleRequest:
     contact_id: str | None
     member_code: str | None
     used_vouchers: list[dict[str, str]] = field(default_factory=list)
+    used_promotions: list[dict[str, str]] = field(default_factory=list)
 
 
 class SalesService:
@@ -92,7 +94,11 @@ class SalesService:
             )
         contact_id, member_code = await self._member(request)
         used = [await self._check_number(voucher, n) for n, voucher in enumerate(request.used_vouchers, start=1)]
-        receipt = engage_receipt(request, store, used)
+        promotions = [
+            await self._used_promotion(promotion, contact_id, n)
+            for n, promotion in enumerate(request.used_promotions, start=1)
+        ]
+        receipt = engage_receipt(request, store, used, promotions)
         # What the opId stands for: the sale as the POS posted it (not the contactId found for its code, which
         # can differ between a first call and its repeat).
         identity = {"receipt": receipt, "member": request.contact_id or request.member_code or ""}
@@ -152,6 +158,26 @@ class SalesService:
             )
         return {"checkNumber": str(number)}
 
+    async def _used_promotion(self, used: dict[str, str], contact_id: str | None, n: int) -> dict[str, str]:
+        """``usedPromotions`` entry: the promotion and its assignment (``couponId``). The promotionId may be left
+        out for an assignment this till redeemed or the member's cached view shows."""
+        assignment = used["assignmentId"].lower()
+        promotion = used.get("promotionId")
+        if not promotion:
+            for op in await self.store.ops_for_target(assignment):
+                promotion = promotion or (op.payload.get("promotionId") if op.kind == PROMOTION_REDEEM else None)
+        if not promotion and contact_id:
+            cached = await self.members.cache.get(contact_id)
+            shown = cached.view.get("promotions", []) if cached is not None else []
+            promotion = next((p.get("promotionId") for p in shown if p.get("id") == assignment), None)
+        if not promotion:
+            raise AgentError(
+                422,
+                "invalid_request",
+                f"{message('invalid_request', self.language)} (usedPromotions[{n}]: give the promotionId)",
+            )
+        return {"promotionId": str(promotion).lower(), "couponId": assignment}
+
     def _conflict(self) -> AgentError:
         return AgentError(409, "sale_conflict", message("sale_conflict", self.language))
 
@@ -162,7 +188,12 @@ def describe_sale(op: Op, language: str) -> dict[str, Any]:
     return body
 
 
-def engage_receipt(request: SaleRequest, store: str, used_bonus_checks: list[dict[str, str]]) -> dict[str, Any]:
+def engage_receipt(
+    request: SaleRequest,
+    store: str,
+    used_bonus_checks: list[dict[str, str]],
+    used_promotions: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     """The Engage v3 receipt for a sale, in the vendor's documented field names (engage-api.md, "Receipts").
     RETURN lines go with negative quantities and amounts; ``totalGrossPrice`` is what was paid incl. VAT."""
     sale = request.sale
@@ -197,6 +228,8 @@ def engage_receipt(request: SaleRequest, store: str, used_bonus_checks: list[dic
     }
     if used_bonus_checks:
         receipt["usedBonusChecks"] = used_bonus_checks
+    if used_promotions:
+        receipt["usedPromotions"] = used_promotions
     return receipt
 
 

@@ -153,6 +153,21 @@ class UsedVoucherBody(Strict):
     voucherNumber: str | None = Field(default=None, max_length=64)
 
 
+GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+class UsedPromotionBody(Strict):
+    assignmentId: str = Field(
+        min_length=1, max_length=64, pattern=GUID_PATTERN, description="the promotion assignment (`promotions[].id`)"
+    )
+    promotionId: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=GUID_PATTERN,
+        description="may be left out for an assignment this till redeemed or the member's view showed",
+    )
+
+
 class SaleBody(Strict):
     receiptId: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
     createdDate: datetime = Field(description="local time of the sale with its UTC offset")
@@ -163,6 +178,9 @@ class SaleBody(Strict):
     totals: TotalsBody
     payments: list[PaymentBody] = Field(default_factory=list, max_length=20)
     usedVouchers: list[UsedVoucherBody] = Field(default_factory=list, max_length=50)
+    usedPromotions: list[UsedPromotionBody] = Field(
+        default_factory=list, max_length=50, description="promotions used on the sale, sent as usedPromotions"
+    )
     note: Text = ""
 
     @field_validator("createdDate")
@@ -211,6 +229,9 @@ class SaleBody(Strict):
             member_code=self.member.code if self.member else None,
             used_vouchers=[
                 {k: v for k, v in voucher.model_dump().items() if v is not None} for voucher in self.usedVouchers
+            ],
+            used_promotions=[
+                {k: v for k, v in promotion.model_dump().items() if v is not None} for promotion in self.usedPromotions
             ],
         )
 
