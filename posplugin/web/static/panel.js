@@ -483,6 +483,7 @@ async function purchase(item, cell, button) {
   button.disabled = true;
   confirmRestore = null;
   const contactId = state.contactId;
+  const offersBefore = offerIds();
   try {
     const op = await api(`/api/v1/members/${contactId}/point-shop/purchases`, {
       method: "POST", body: JSON.stringify({ itemId: item.id, opId: crypto.randomUUID() }),
@@ -496,7 +497,7 @@ async function purchase(item, cell, button) {
       const print = makeButton("secondary print-purchase", T.print_receipt, () => printReceipt(
         "/api/v1/print/point-shop-purchase", { contactId, opId: op.opId }, print));
       children.unshift(print);
-      refreshAfterPurchase(contactId);  // the new balance, and the offer the purchase assigned
+      refreshAfterPurchase(contactId, offersBefore);  // the new balance, and the offer the purchase assigned
     }
     cell.replaceChildren(...children);
   } catch (err) {

@@ -73,7 +73,7 @@ function offerRow(p) {
   const meta = [p.expiresOn ? `${T.expires} ${formatDate(p.expiresOn)}` : "", locals, p.description || ""];
   const info = rowInfo(p.name || p.heading || "", offerValue(p), meta.filter(Boolean).join(" · "), "voucher-meta");
   if (p.heading && p.name) info.insertBefore(div("offer-heading", p.heading), info.children[1]);
-  if (offers.added.has(p.id)) info.prepend(opLabel("new offer-new", T.offer_new));
+  if (offers.added.has(p.id)) info.prepend(div("offer-new", T.offer_new));
   const action = document.createElement("div");
   action.className = "voucher-actions";
   li.append(info, action);
@@ -148,16 +148,28 @@ function offerOpEvent(op) {
   }
 }
 
+// The offers on screen, taken when a point-shop purchase starts: the one it assigns is the one not among them.
+function offerIds() {
+  return new Set(offers.shown.keys());
+}
+
 // After a completed point-shop purchase: the member's new view, whose new offer is the one the purchase
-// assigned. Engage may take a moment to assign it, so the view is fetched again a few times until it shows.
-async function refreshAfterPurchase(contactId) {
-  offers.before = new Set(offers.shown.keys());
+// assigned (it may already be on screen, brought by the agent's own refresh). Engage may take a moment to
+// assign it, so the view is fetched again a few times until it shows.
+async function refreshAfterPurchase(contactId, before) {
+  offers.before = before;
+  for (const id of offers.shown.keys()) if (!before.has(id)) offers.added.add(id);
+  if (offers.added.size) {
+    offers.before = null;
+    $("offers").replaceChildren(...offers.order.map((id) => offerRow(offers.shown.get(id))));
+  }
   for (const wait of [0, 1500, 3000, 6000]) {
     await new Promise((resolve) => setTimeout(resolve, wait));
-    if (state.contactId !== contactId || !offers.before) return;
+    if (state.contactId !== contactId) return;
     try {
-      renderMember(await api(`/api/v1/members/${contactId}`), false);
+      renderMember(await api(`/api/v1/members/${contactId}`), false);  // the new balance, and the offer
     } catch (_) { /* the next try, or the next scan */ }
+    if (!offers.before) return;
   }
   offers.before = null;
 }
