@@ -31,6 +31,7 @@ from .outbox.store import OpIdConflict, OutboxStore, TargetBusy
 from .outbox.worker import OutboxWorker
 from .sale_rules import RETURN, Sale, card_data_fields, violations
 from .texts import message
+from .vendors.engage.ids import checked_guid
 
 if TYPE_CHECKING:
     from .members import MemberService
@@ -161,8 +162,11 @@ class SalesService:
     async def _used_promotion(self, used: dict[str, str], contact_id: str | None, n: int) -> dict[str, str]:
         """``usedPromotions`` entry: the promotion and its assignment (``couponId``). The promotionId may be left
         out for an assignment this till redeemed or the member's cached view shows."""
-        assignment = used["assignmentId"].lower()
+        where = f"usedPromotions[{n}]"
+        assignment = checked_guid(used["assignmentId"], f"{where}.assignmentId", self.language)
         promotion = used.get("promotionId")
+        if promotion:
+            promotion = checked_guid(promotion, f"{where}.promotionId", self.language)
         if not promotion:
             for op in await self.store.ops_for_target(assignment):
                 promotion = promotion or (op.payload.get("promotionId") if op.kind == PROMOTION_REDEEM else None)
@@ -174,7 +178,7 @@ class SalesService:
             raise AgentError(
                 422,
                 "invalid_request",
-                f"{message('invalid_request', self.language)} (usedPromotions[{n}]: give the promotionId)",
+                f"{message('invalid_request', self.language)} ({where}: give the promotionId)",
             )
         return {"promotionId": str(promotion).lower(), "couponId": assignment}
 

@@ -153,17 +153,12 @@ class UsedVoucherBody(Strict):
     voucherNumber: str | None = Field(default=None, max_length=64)
 
 
-GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-
-
 class UsedPromotionBody(Strict):
-    assignmentId: str = Field(
-        min_length=1, max_length=64, pattern=GUID_PATTERN, description="the promotion assignment (`promotions[].id`)"
-    )
+    assignmentId: str = Field(min_length=1, max_length=64, description="the promotion assignment (`promotions[].id`)")
     promotionId: str | None = Field(
         default=None,
+        min_length=1,
         max_length=64,
-        pattern=GUID_PATTERN,
         description="may be left out for an assignment this till redeemed or the member's view showed",
     )
 
