@@ -1,6 +1,6 @@
 """Identify: the agent's own overhead over Engage, and whether the Engage calls overlap.
 
-Overhead = identify through the agent minus the same three Engage calls made concurrently straight from
+Overhead = identify through the agent minus the same four Engage calls made concurrently straight from
 this process (simulator at zero latency), both over keep-alive connections. Overlap = identify latency
 divided by one Engage round trip, with 50 ms latency injected in the simulator.
 """
@@ -26,6 +26,7 @@ async def direct_fetch(client: httpx.AsyncClient) -> float:
         client.get(f"/api/v3/contacts/{ASA}"),
         client.get("/api/v3/point-accounts", params={"contactId": ASA}),
         client.get("/api/v3/reward-vouchers/available", params={"contactId": ASA, "offset": 0, "count": 100}),
+        client.get(f"/api/v2/contacts/{ASA}/promotions", params={"redemptionChannelType": "POS"}),
     )
     return time.perf_counter() - started
 
@@ -83,7 +84,7 @@ def run() -> list[Figure]:
                 p99=round(p99(diffs), 2),
                 target="median ≤ 5, p99 ≤ 20",
                 ok=median(diffs) <= 5 and p99(diffs) <= 20,
-                note=f"identify {median([a for a, _ in pairs]) * 1000:.2f} ms vs the same 3 calls direct "
+                note=f"identify {median([a for a, _ in pairs]) * 1000:.2f} ms vs the same 4 calls direct "
                 f"{median([d for _, d in pairs]) * 1000:.2f} ms, interleaved, n={N_OVERHEAD}",
             )
         )

@@ -122,7 +122,9 @@ class Agent:
         transport = self.metrics.transport(
             self.options.engage_transport or httpx.AsyncHTTPTransport(retries=config.engage.connect_retries)
         )
-        self.backend = self.vendor.build(config, lambda: self.api_key, self.outbox, transport, self.options.clock)
+        self.backend = self.vendor.build(
+            config, lambda: self.api_key, self.outbox, self.cache, transport, self.options.clock
+        )
         self.members = MemberService(
             self.backend.directory,
             self.backend.ids,
@@ -204,11 +206,14 @@ class Agent:
                 config.agent.language,
                 clock,
                 config.receipt.point_shop_qr,
+                self.cache,
+                lambda: OfflineLimits.from_config(self.config.offline),
             )
         )
         self.point_shop = capabilities.point_shop
         self.point_adjustments = capabilities.point_adjustments
         self.rewards = capabilities.rewards
+        self.promotions = capabilities.promotions
         self.sales = SalesService(
             self.outbox,
             self.worker,

@@ -16,6 +16,7 @@ import httpx
 
 from .config import Config
 from .loyalty.ports import LoyaltyBackend
+from .member_cache import MemberCache
 from .outbox.store import OutboxStore
 
 MODULES = {"engage": "posplugin.vendors.engage.backend", "fabric": "posplugin.vendors.fabric.backend"}
@@ -30,6 +31,7 @@ class VendorModule(Protocol):
         config: Config,
         secret: Callable[[], str | None],
         store: OutboxStore,
+        cache: MemberCache,
         transport: httpx.AsyncBaseTransport | None,
         clock: Callable[[], float],
     ) -> LoyaltyBackend: ...

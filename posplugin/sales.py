@@ -46,6 +46,7 @@ class SaleRequest:
     member_code: str | None
     used_vouchers: list[dict[str, str]] = field(default_factory=list)
     original_receipt_id: str | None = None  # a return: the sale it returns
+    used_promotions: list[dict[str, str]] = field(default_factory=list)
 
 
 class SalesService:

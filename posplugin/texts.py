@@ -86,6 +86,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This voucher does not belong to the member on screen.",
         "sv": "Bonuschecken tillhör inte medlemmen som visas.",
     },
+    "promotion_not_owned": {
+        "en": "This offer does not belong to the member on screen.",
+        "sv": "Erbjudandet tillhör inte medlemmen som visas.",
+    },
+    "promotion_busy": {
+        "en": "This offer is already being redeemed. Wait for that to finish.",
+        "sv": "Erbjudandet håller redan på att lösas in. Vänta tills det är klart.",
+    },
+    "promotion_not_found": {
+        "en": "That offer is not known for this member.",
+        "sv": "Erbjudandet finns inte för medlemmen.",
+    },
     "op_state": {
         "en": "That cannot be done with the operation as it is now.",
         "sv": "Det går inte att göra med åtgärden som den är nu.",
@@ -212,6 +224,12 @@ REASONS: dict[str, dict[str, str]] = {
     "too_old": {"en": "not confirmed in time", "sv": "inte bekräftad i tid"},
     "too_many_attempts": {"en": "too many failed attempts", "sv": "för många misslyckade försök"},
     "parked_by_user": {"en": "stopped by the store manager", "sv": "stoppad av butikschefen"},
+    "not_valid_for_channel": {"en": "not valid in store", "sv": "gäller inte i butik"},
+    "invalid_promotion": {"en": "not a valid offer", "sv": "inte ett giltigt erbjudande"},
+    "not_in_owner_offers": {
+        "en": "not yet seen in the member's offers; checked again later",
+        "sv": "syns inte ännu bland medlemmens erbjudanden; kontrolleras igen",
+    },
     "not_in_owner_lists": {
         "en": "not yet seen in the member's vouchers; checked again later",
         "sv": "syns inte ännu bland medlemmens bonuscheckar; kontrolleras igen",

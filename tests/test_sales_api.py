@@ -104,14 +104,15 @@ def test_points_from_a_receipt_appear_after_engage_processed_it(agent: RunningAg
 def test_a_return_is_a_receipt_with_return_lines(agent: RunningAgent, sim: EngageSimulator) -> None:
     sim.state.settings.receipt_points_delay = 0
     body = sale("S1-T1-R001", [line("7310865004703", 1, Decimal("80.00"), Decimal(0), 25, "return")])
-    body["originalReceiptId"] = "x"
+    body["returnReason"] = "x"
     assert post_sale(agent, body).status_code == 422  # unknown fields are refused, not ignored
-    del body["originalReceiptId"]
+    del body["returnReason"]
+    body["originalReceiptId"] = "S1-T1-0001"  # what fabric needs; Engage has no field for it
     assert body["totals"]["grossAmount"] == -100.0
     op = post_sale(agent, with_member(body, contactId=ASA)).json()
     assert settled(agent, op["opId"])["state"] == "delivered"
     receipt = sim.state.receipts["S1-T1-R001"]
-    assert receipt["totalGrossPrice"] == -100
+    assert receipt["totalGrossPrice"] == -100 and "originalReceiptId" not in receipt
     assert receipt["items"][0]["type"] == "RETURN" and receipt["items"][0]["quantity"] == -1
 
 

@@ -22,6 +22,7 @@ POINT_ADJUSTMENT = "point_adjustment"
 SALE_EARN = "sale_earn"
 REWARD_REDEEM = "reward_redeem"
 REWARD_REVERSE = "reward_reverse"
+PROMOTION_REDEEM = "promotion_redeem"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ KINDS: dict[str, OpKind] = {
     # A reward's target is its own op (each reward stands alone); its undo targets the reward op.
     REWARD_REDEEM: OpKind("redeemed", "rewardId", ("amount", "redemptionCode")),
     REWARD_REVERSE: OpKind("completed", "rewardId", ("redemptionCode",)),
+    PROMOTION_REDEEM: OpKind("redeemed", "assignmentId", ("promotionId",)),
 }
 
 

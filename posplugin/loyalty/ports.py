@@ -16,17 +16,19 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ..config import Config
+    from ..member_cache import MemberCache
     from ..ops import OpService
     from ..outbox.model import Op
     from ..outbox.store import OutboxStore
     from ..outbox.worker import Executor, OutboxWorker
     from ..receipts.service import ReceiptService
+    from ..redemptions import OfflineLimits
     from ..sale_rules import RuleViolation, Sale
     from ..sales import SaleRequest
     from .status import LoyaltyStatus
 
 # Feature names as the POS sees them in /api/v1/health `features` (the panel shows what is listed).
-IDENTIFY, REDEEM, REACTIVATE, POINT_SHOP, SALES, POINT_ADJUSTMENTS, REWARDS, PRINT = (
+IDENTIFY, REDEEM, REACTIVATE, POINT_SHOP, SALES, POINT_ADJUSTMENTS, REWARDS, PRINT, PROMOTIONS = (
     "identify",
     "redeem",
     "reactivate",
@@ -35,6 +37,7 @@ IDENTIFY, REDEEM, REACTIVATE, POINT_SHOP, SALES, POINT_ADJUSTMENTS, REWARDS, PRI
     "point_adjustments",
     "rewards",
     "print",
+    "promotions",
 )
 
 
@@ -129,6 +132,15 @@ class CoreParts:
     language: str
     clock: Callable[[], float]
     point_shop_qr: bool
+    cache: MemberCache
+    offline_limits: Callable[[], OfflineLimits]
+
+
+class Promotions(Protocol):
+    """A member's offers redeemed at the till, and their slip (Engage's multichannel promotions)."""
+
+    async def redeem(self, assignment_id: str, contact_id: str, op_id: str | None) -> dict[str, Any]: ...
+    async def print_receipt(self, contact_id: str, assignment_id: str) -> dict[str, Any]: ...
 
 
 class Rewards(Protocol):
@@ -142,6 +154,7 @@ class Rewards(Protocol):
 class Capabilities:
     point_shop: PointShop | None = None
     point_adjustments: PointAdjustments | None = None
+    promotions: Promotions | None = None
     rewards: Rewards | None = None
 
 

@@ -94,6 +94,37 @@ class ReceiptComposer:
             "voucher_number": voucher.get("voucherNumber", ""),
         }
 
+    def promotion_context(
+        self, view: Mapping[str, Any], promotion: Mapping[str, Any], used: bool = False
+    ) -> dict[str, Any]:
+        """A promotion's slip (``promotion`` as the member view shows it); ``used``: redeemed or on its way."""
+        return {
+            "used": used,
+            **self.base_context(),
+            **self.member_context(view),
+            "promotion_name": promotion.get("name") or promotion.get("heading") or "",
+            "promotion_heading": promotion.get("heading") if promotion.get("name") else "",
+            "promotion_value": self.promotion_value(promotion),
+            "local_values": [
+                {"value": fmt.money(v["amount"], v["currency"], self.language)}
+                for v in promotion.get("localValues") or []
+                if v
+            ],
+            "promotion_expires": fmt.date(promotion.get("expiresOn"), self.language),
+            "promotion_description": promotion.get("description") or "",
+            "promotion_instruction": promotion.get("instruction") or "",
+            "assignment_id": promotion.get("id", ""),
+        }
+
+    def promotion_value(self, promotion: Mapping[str, Any]) -> str:
+        """What the offer is worth, as the panel writes it: an amount, a percentage or the vendor's words."""
+        value = promotion.get("value")
+        if value:
+            return fmt.money(value["amount"], value["currency"], self.language)
+        if promotion.get("percent") is not None:
+            return fmt.percent(promotion["percent"], self.language)
+        return str(promotion.get("valueText") or "")
+
     def balance_context(self, view: Mapping[str, Any]) -> dict[str, Any]:
         points = view.get("points", {})
         vouchers = [

@@ -30,6 +30,14 @@ def points(value: float | int, language: str) -> str:
     return _grouped(number, " " if language == "sv" else ",", "," if language == "sv" else ".", places)
 
 
+def percent(value: float | int | str | Decimal, language: str) -> str:
+    """``20 %`` in Swedish (a space before the sign), ``20%`` in English; a fraction only when there is one."""
+    number = Decimal(str(value))
+    places = 0 if number == number.to_integral_value() else 1
+    text = _grouped(number, " " if language == "sv" else ",", "," if language == "sv" else ".", places)
+    return f"{text} %" if language == "sv" else f"{text}%"
+
+
 def date(value: str | datetime | None, language: str) -> str:
     if value is None:
         return ""

@@ -24,7 +24,7 @@ from .composer import ReceiptComposer
 from .encoding import CodePageError
 from .jobs import PrintJob, PrintQueue
 from .layout import Block, ReceiptRenderer
-from .templates import BALANCE, POINT_SHOP, TEST_PAGE, VOUCHER
+from .templates import BALANCE, POINT_SHOP, PROMOTION, TEST_PAGE, VOUCHER
 
 log = logging.getLogger(__name__)
 PRINTER_CODES = ("printer_offline", "printer_paper_out", "printer_cover_open", "printer_unknown")
@@ -171,6 +171,9 @@ class ReceiptService:
 
     async def print_point_shop(self, context: Mapping[str, Any], contact_id: str | None = None) -> dict[str, Any]:
         return await self._print("point_shop", POINT_SHOP, {**self.composer.base_context(), **context}, contact_id)
+
+    async def print_promotion(self, context: Mapping[str, Any], contact_id: str | None = None) -> dict[str, Any]:
+        return await self._print("promotion", PROMOTION, context, contact_id)
 
     async def test_print(self) -> dict[str, Any]:
         return await self._print("test", TEST_PAGE, self.composer.test_context())

@@ -56,6 +56,34 @@ POINT_SHOP = (
     *FOOTER,
 )
 
+PROMOTION = (
+    *HEADER,
+    Text("{t_promotion}", align="center", bold=True, size="double"),
+    Feed(),
+    *MEMBER,
+    Rule(),
+    Text("{promotion_name}", bold=True),
+    Text("{promotion_heading}"),
+    When("promotion_value", (Pair("{t_offer}", "{promotion_value}", bold=True),)),
+    Each("local_values", (Pair("", "{value}"),)),
+    When("promotion_expires", (Pair("{t_valid_until}", "{promotion_expires}"),)),
+    When("promotion_description", (Feed(), Text("{promotion_description}"))),
+    When("promotion_instruction", (Feed(), Text("{t_instruction}", bold=True), Text("{promotion_instruction}"))),
+    # A used offer's slip says so, as a used voucher's does.
+    When(
+        "used",
+        (
+            Feed(),
+            Text("{t_used}", align="center", bold=True, size="double"),
+            Text("{t_promotion_used_note}", align="center"),
+        ),
+    ),
+    Feed(),
+    Pair("{t_reference}", ""),
+    Text("{assignment_id}"),
+    *FOOTER,
+)
+
 BALANCE = (
     *HEADER,
     Text("{t_balance_slip}", align="center", bold=True, size="double"),
@@ -102,6 +130,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "t_till": "Kassa",
         "t_used": "INLÖST",
         "t_used_note": "Gäller inte som betalning",
+        "t_promotion": "ERBJUDANDE",
+        "t_offer": "Erbjudande",
+        "t_instruction": "I kassan",
+        "t_reference": "Referens",
+        "t_promotion_used_note": "Kan inte användas igen",
     },
     "en": {
         "t_voucher": "VOUCHER",
@@ -122,5 +155,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "t_till": "Till",
         "t_used": "REDEEMED",
         "t_used_note": "Not valid for payment",
+        "t_promotion": "OFFER",
+        "t_offer": "Offer",
+        "t_instruction": "At the till",
+        "t_reference": "Reference",
+        "t_promotion_used_note": "Cannot be used again",
     },
 }

@@ -29,6 +29,7 @@ OpKind = Literal[
     "sale_earn",
     "reward_redeem",
     "reward_reverse",
+    "promotion_redeem",
 ]
 assert set(get_args(OpKind)) == set(KINDS)  # the contract names every kind the outbox knows
 OpState = Literal["redeemed", "completed", "delivered", "queued", "rejected", "conflict", "parked", "resolved"]
@@ -104,10 +105,35 @@ class VoucherView(Answer):
     points: Number | None = None
 
 
+class PromotionView(Answer):
+    """A multichannel promotion the member can use at this till (POS channel, not redeemed, not expired)."""
+
+    id: str = Field(description="the assignment's id (opaque): what redeem and print take — not promotionId")
+    promotionId: str | None = Field(description="the promotion this is an assignment of")
+    externalId: str | None = Field(default=None, description="the promotion's id in another system, if set")
+    name: str | None
+    heading: str | None
+    description: str | None
+    expiresOn: DateTime | None
+    valueType: str | None = Field(description="MONEY, PERCENT, EXTERNALOFFER, MANUAL or SWIPE, as the vendor says")
+    value: MoneyView | None = Field(description="MONEY: the amount off")
+    percent: Number | None = Field(description="PERCENT: the percentage off")
+    valueText: str | None = Field(description="EXTERNALOFFER, MANUAL, SWIPE: the offer in words")
+    localValues: list[MoneyView | None]
+    instruction: str = Field(description="the cash-register instruction, for the cashier")
+
+
 class MemberView(Answer):
     contact: ContactView
     points: PointsView
     vouchers: list[VoucherView]
+    promotions: list[PromotionView] = Field(
+        default_factory=list,
+        description="offers usable at this till; absent only in a cached view saved before the agent listed them",
+    )
+    promotionsUnavailable: bool | None = Field(
+        default=None, description="true when the offers could not be read: unknown, not none"
+    )
     source: Literal["live", "cache"]
     fetchedAt: DateTime
     cacheReason: Literal["offline", "slow", "error"] | None = Field(
@@ -150,6 +176,8 @@ class OpView(Answer):
     updatedAt: DateTime
     attempts: int
     voucherId: str | None = Field(default=None, description="voucher_redeem, voucher_reactivate")
+    assignmentId: str | None = Field(default=None, description="promotion_redeem: the promotion assignment")
+    promotionId: str | None = Field(default=None, description="promotion_redeem")
     itemId: str | None = Field(default=None, description="point_shop_purchase")
     purchaseId: str | None = Field(default=None, description="point_shop_purchase")
     receiptId: str | None = Field(default=None, description="sale_receipt, sale_earn")

@@ -46,6 +46,7 @@ from .api_requests import (
     VoucherId,
     VoucherOpBody,
 )
+from .promotion_requests import AssignmentId, PrintPromotionBody, PromotionOpBody
 from .sale_models import PointAdjustmentBody, SaleBody
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ API_TAGS = [
     {"name": "health", "description": "for monitoring; no token"},
     {"name": "members", "description": "identify a scan, the member view, point transactions"},
     {"name": "vouchers", "description": "redeem and reactivate, through the durable outbox"},
+    {"name": "promotions", "description": "multichannel promotions: redeem at the till, through the durable outbox"},
     {"name": "ops", "description": "operations in the outbox and the queue"},
     {"name": "sales", "description": "sales to points: Engage receipts or fabric earns"},
     {"name": "points", "description": "point adjustments (Engage)"},
@@ -130,7 +132,14 @@ LINKS: dict[str, dict[str, Any]] = {
     },
     **{
         operation: OP_LINKS
-        for operation in ("reactivateVoucher", "submitSale", "adjustPoints", "purchasePointShopItem", "getOp")
+        for operation in (
+            "reactivateVoucher",
+            "submitSale",
+            "adjustPoints",
+            "purchasePointShopItem",
+            "getOp",
+            "redeemPromotion",
+        )
     },
 }
 
@@ -268,6 +277,19 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         vouchers = supported(agent.redemptions, agent)
         return answer(OpView, await vouchers.reactivate(voucherId, body.contactId, body.opId))
 
+    promotion_op_errors = ("member_not_found", "promotion_not_owned", "promotion_busy", "op_id_conflict")
+
+    @route(
+        "POST",
+        "/promotions/{assignmentId}/redeem",
+        "redeemPromotion",
+        "promotions",
+        path=True,
+        codes=promotion_op_errors,
+    )
+    async def redeem_promotion(assignmentId: Annotated[AssignmentId, Path()], body: PromotionOpBody) -> OpView:
+        return answer(OpView, await supported(agent.promotions, agent).redeem(assignmentId, body.contactId, body.opId))
+
     @route(
         "POST",
         "/sales",
@@ -386,6 +408,18 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     )
     async def print_voucher(body: PrintVoucherBody) -> PrintAnswer:
         return answer(PrintAnswer, await agent.receipts.print_voucher(body.contactId, body.voucherId))
+
+    @route(
+        "POST",
+        "/print/promotion",
+        "printPromotion",
+        "printing",
+        codes=(*member_print_errors, "promotion_not_found"),
+    )
+    async def print_promotion(body: PrintPromotionBody) -> PrintAnswer:
+        return answer(
+            PrintAnswer, await supported(agent.promotions, agent).print_receipt(body.contactId, body.assignmentId)
+        )
 
     @route("POST", "/print/balance", "printBalance", "printing", codes=member_print_errors)
     async def print_balance(body: ContactBody) -> PrintAnswer:

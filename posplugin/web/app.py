@@ -25,6 +25,7 @@ from .settings_routes import add_settings_routes
 log = logging.getLogger(__name__)
 STATIC_FILES = {
     "panel.js": "text/javascript",
+    "panel_offers.js": "text/javascript",
     "panel.css": "text/css",
     "settings.js": "text/javascript",
     "settings.css": "text/css",

@@ -153,6 +153,16 @@ class UsedVoucherBody(Strict):
     voucherNumber: str | None = Field(default=None, max_length=64)
 
 
+class UsedPromotionBody(Strict):
+    assignmentId: str = Field(min_length=1, max_length=64, description="the promotion assignment (`promotions[].id`)")
+    promotionId: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="may be left out for an assignment this till redeemed or the member's view showed",
+    )
+
+
 class SaleBody(Strict):
     receiptId: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
     createdDate: datetime = Field(description="local time of the sale with its UTC offset")
@@ -169,6 +179,9 @@ class SaleBody(Strict):
         max_length=100,
         pattern=r"^[\x21-\x7e]+$",
         description="a return: the receiptId of the sale it returns (fabric reverses that earn; Engage ignores it)",
+    )
+    usedPromotions: list[UsedPromotionBody] = Field(
+        default_factory=list, max_length=50, description="promotions used on the sale, sent as usedPromotions"
     )
     note: Text = ""
 
@@ -220,6 +233,9 @@ class SaleBody(Strict):
                 {k: v for k, v in voucher.model_dump().items() if v is not None} for voucher in self.usedVouchers
             ],
             original_receipt_id=self.originalReceiptId,
+            used_promotions=[
+                {k: v for k, v in promotion.model_dump().items() if v is not None} for promotion in self.usedPromotions
+            ],
         )
 
 

@@ -96,7 +96,11 @@ def fuzz(operation: Any, ids: dict[str, list[str]], seen: dict[str, int]) -> Non
 
 def test_every_operation_is_what_the_document_says(running: RunningAgent, sim: EngageSimulator) -> None:
     schema = load_schema(running)
-    ids = {"contactId": sorted(sim.state.contacts), "voucherId": sorted(sim.state.vouchers)}
+    ids = {
+        "contactId": sorted(sim.state.contacts),
+        "voucherId": sorted(sim.state.vouchers),
+        "assignmentId": sorted(sim.state.promotions.assignments),
+    }
     failures: list[str] = []
     timings: dict[str, float] = {}
     seen: dict[str, int] = {}

@@ -22,7 +22,14 @@ from posplugin.vendors.engage import (
     EngageUnreachable,
 )
 from posplugin.vendors.engage.client import POINT_TRANSACTION_ANSWER
-from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, item_id, member_id, voucher_id
+from posplugin.vendors.engage.simulator import (
+    EngageSimulator,
+    FaultRule,
+    assignment_id,
+    item_id,
+    member_id,
+    voucher_id,
+)
 from tests.conftest import API_KEY
 
 T = TypeVar("T")
@@ -348,7 +355,9 @@ def test_receipt_duplicate_is_absorbed(sim: EngageSimulator) -> None:
 
 
 def test_promotion_redeem_and_probe(sim: EngageSimulator) -> None:
-    assert run(sim, lambda c: c.redeem_promotion(str(uuid.uuid4()))).status == 200
+    assert run(sim, lambda c: c.redeem_promotion(assignment_id("asa", "spring20"))).status == 200
+    unknown = error_of(sim, lambda c: c.redeem_promotion(str(uuid.uuid4())))
+    assert isinstance(unknown, EngageHTTPError) and (unknown.status, unknown.code) == (404, "PromotionNotFound")
     assert run(sim, lambda c: c.probe()) < 5
 
 

@@ -23,6 +23,8 @@ from .models import (
     PointShopPurchase,
     PointTransaction,
     PostResult,
+    Promotion,
+    PromotionChannel,
     Voucher,
 )
 
@@ -49,6 +51,8 @@ __all__ = [
     "PointShopPurchase",
     "PointTransaction",
     "PostResult",
+    "Promotion",
+    "PromotionChannel",
     "Voucher",
     "user_agent",
 ]

@@ -12,10 +12,12 @@ from ...loyalty import ports
 from ...loyalty.kinds import (
     POINT_ADJUSTMENT,
     POINT_SHOP_PURCHASE,
+    PROMOTION_REDEEM,
     SALE_RECEIPT,
     VOUCHER_REACTIVATE,
     VOUCHER_REDEEM,
 )
+from ...member_cache import MemberCache
 from ...outbox.store import OutboxStore
 from ...outbox.worker import Executor
 from ...secret_store import ENGAGE_API_KEY
@@ -23,10 +25,12 @@ from .client import EngageClient, EngageTimeouts, user_agent
 from .directory import EngageDirectory, EngageIds, EngageVouchers
 from .executors.point_adjustments import PointAdjustment
 from .executors.point_shop import PointShopPurchaseCall
+from .executors.promotions import PromotionRedeem
 from .executors.receipts import SaleReceiptDelivery
 from .executors.vouchers import VoucherReactivate, VoucherRedeem
 from .point_adjustments import PointAdjustmentService
 from .point_shop import PointShopService
+from .promotions import PromotionService, claimed_by_another_op
 from .sale_receipts import EngageSales
 
 FEATURES = frozenset(
@@ -37,6 +41,7 @@ FEATURES = frozenset(
         ports.POINT_SHOP,
         ports.SALES,
         ports.POINT_ADJUSTMENTS,
+        ports.PROMOTIONS,
     }
 )
 
@@ -49,10 +54,11 @@ def build(
     config: Config,
     secret: Callable[[], str | None],
     store: OutboxStore,
+    cache: MemberCache,
     transport: httpx.AsyncBaseTransport | None,
     clock: Callable[[], float],
 ) -> EngageBackend:
-    return EngageBackend(config, client_for(config, secret(), transport, clock), store)
+    return EngageBackend(config, client_for(config, secret(), transport, clock), store, cache)
 
 
 async def probe_once(config: Config, secret: str | None) -> float:
@@ -90,12 +96,12 @@ class EngageBackend:
     title = TITLE
     features = FEATURES
 
-    def __init__(self, config: Config, client: EngageClient, store: OutboxStore) -> None:
+    def __init__(self, config: Config, client: EngageClient, store: OutboxStore, cache: MemberCache) -> None:
         self.client = client
         self.ids = EngageIds()
         self.directory = EngageDirectory(client, tuple(config.engage.lookup_keys))
         self.vouchers: ports.VoucherLists | None = EngageVouchers(client)
-        self.sales = EngageSales(store, config.agent.language)
+        self.sales = EngageSales(store, cache, config.agent.language)
         self._config = config
 
     @property
@@ -118,6 +124,7 @@ class EngageBackend:
             POINT_SHOP_PURCHASE: PointShopPurchaseCall(client, status, clock),
             SALE_RECEIPT: SaleReceiptDelivery(client, status, clock, context.resolve_code),
             POINT_ADJUSTMENT: PointAdjustment(client, status, clock, context.settle_seconds),
+            PROMOTION_REDEEM: PromotionRedeem(client, status, clock, claimed_by_another_op(context.store)),
         }
 
     def capabilities(self, core: ports.CoreParts) -> ports.Capabilities:
@@ -133,7 +140,17 @@ class EngageBackend:
             core.clock,
         )
         adjustments = PointAdjustmentService(core.store, core.ops, core.language, core.clock)
-        return ports.Capabilities(point_shop=shop, point_adjustments=adjustments)
+        promotions = PromotionService(
+            core.ops,
+            core.cache,
+            core.status,
+            core.offline_limits,
+            core.language,
+            core.clock,
+            self.client,
+            core.receipts,
+        )
+        return ports.Capabilities(point_shop=shop, point_adjustments=adjustments, promotions=promotions)
 
     async def probe(self) -> float:
         return await self.client.probe()

@@ -40,6 +40,7 @@ from .models import (
     PointShopPurchase,
     PointTransaction,
     PostResult,
+    Promotion,
     Voucher,
     parse_page,
 )
@@ -52,6 +53,9 @@ API = "/api/v3"
 PATH_POINT_DEFINITIONS = f"{API}/point-accounts/definitions"  # list path assumed; /definitions/{id} is in seed 000
 PATH_POINT_SHOP_PURCHASE = f"{API}/point-shop-items/purchase"  # assumed from seed 002's wording
 PATH_POINT_SHOP_PURCHASES = f"{API}/point-shop-item-purchases"  # shape assumed
+# A contact's multichannel promotions: documented for v2 only [doc, v2]; no v3 list path is documented. The
+# ``redemptionChannelType`` filter is documented; leaving it out for every channel is [assumed].
+PATH_CONTACT_PROMOTIONS = "/api/v2/contacts/{contact_id}/promotions"
 PATH_PROBE = PATH_POINT_DEFINITIONS  # cheap GET used by the online probe and "Test connection"
 BULK_LIMIT = 1000
 VOUCHER_LISTS = ("all", "available", "redeemed")
@@ -392,7 +396,16 @@ class EngageClient:
             raise ValueError("uniqueReceiptId is required: it is what makes a resend safe")
         return await self._post(f"{API}/receipts", RECEIPT_ANSWER, dict(receipt))
 
+    async def list_promotions(self, contact_id: str, channel: str | None = "POS") -> list[Promotion]:
+        """The contact's assigned promotions for one redemption channel (``None``: every channel), redeemed and
+        expired ones included when Engage lists them: the caller decides what is usable."""
+        path = PATH_CONTACT_PROMOTIONS.format(contact_id=_seg(contact_id))
+        data = await self._get(path, {"redemptionChannelType": channel})
+        return parse_page(data, Promotion.from_json, "promotions").items
+
     async def redeem_promotion(self, assignment_id: str, channel: str = "POS") -> PostResult:
+        """Redeem one assignment (its ``id`` from the list, not ``promotionId``). No idempotency key: the
+        assignment's own state is the truth, so a lost answer is reconciled from the list, never re-sent blindly."""
         return await self._post(
             f"{API}/promotion-assignments/{_seg(assignment_id)}/redeem",
             PROMOTION_ANSWER,

@@ -15,6 +15,7 @@ from .errors import EngageHTTPError
 from .ids import checked_guid, is_guid
 from .member_view import build_view, number, voucher_json
 from .models import Contact, PointTransaction
+from .promotion_view import pos_promotions
 
 # Engage's error codes for "no such contact" (its GET contacts/{id} answers 404 with one of these).
 NOT_FOUND_CODES = {"ContactNotFound", "InvalidContactId", "InvalidContact"}
@@ -52,6 +53,7 @@ class EngageDirectory:
             self.client.get_contact(member_id),
             self.client.get_point_accounts(member_id),
             self.client.list_all_vouchers(member_id, "available"),
+            pos_promotions(self.client, member_id, now),  # never a vendor error: offers are optional
             return_exceptions=True,
         )
         for result in results:
@@ -59,9 +61,10 @@ class EngageDirectory:
                 if isinstance(result, EngageHTTPError) and result.code in NOT_FOUND_CODES:
                     raise MemberNotFound(str(result)) from None
                 raise result
-        contact, accounts, vouchers = results
+        contact, accounts, vouchers, promotions = results
         assert isinstance(contact, Contact) and isinstance(accounts, list) and isinstance(vouchers, list)
-        return build_view(contact, accounts, vouchers, now)
+        assert isinstance(promotions, dict)
+        return {**build_view(contact, accounts, vouchers, now), **promotions}
 
     async def point_transactions(
         self, member_id: str, filter_: str, offset: int, count: int, account_id: str | None, language: str

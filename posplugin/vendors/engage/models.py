@@ -299,6 +299,86 @@ class PointShopPurchase:
         )
 
 
+PROMOTION_CHANNELS = ("POS", "ECOM", "OTHER")
+
+
+@dataclass(frozen=True)
+class PromotionChannel:
+    """Where and how a multichannel promotion is redeemed. ``value`` depends on ``value_type`` [doc, v2]: MONEY is
+    a money object, PERCENT a whole number, EXTERNALOFFER / MANUAL / SWIPE a text (the offer in words)."""
+
+    type: str
+    value_type: str
+    money: Money | None
+    percent: Decimal | None
+    text: str
+    local_values: list[Money]
+    instruction: str
+
+    @classmethod
+    def from_json(cls, data: Any) -> PromotionChannel | None:
+        if not isinstance(data, Mapping):
+            return None
+        value_type = (_text(data, "valueType") or "").upper()
+        raw = _get(data, "value")
+        money = Money.from_json(raw) if value_type == "MONEY" else None
+        percent = _decimal({"value": raw}, "value") if value_type == "PERCENT" else None
+        text = "" if money is not None or percent is not None else (_text({"value": raw}, "value") or "")
+        local = _get(data, "localValues")
+        return cls(
+            type=(_text(data, "type") or "").upper(),
+            value_type=value_type,
+            money=money,
+            percent=percent,
+            text=text,
+            local_values=[m for m in (Money.from_json(x) for x in (local if isinstance(local, list) else [])) if m],
+            instruction=_text(data, "instruction") or "",
+        )
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A multichannel promotion assigned to a contact. ``id`` is the assignment's own id (what redeem takes),
+    ``promotion_id`` the promotion it is an assignment of."""
+
+    id: str
+    promotion_id: str
+    external_id: str
+    type: str
+    name: str
+    heading: str
+    description: str
+    expires_on: datetime | None
+    redeemed: bool
+    redeemed_on: datetime | None
+    channels: list[PromotionChannel] = field(default_factory=list)
+
+    def channel(self, kind: str) -> PromotionChannel | None:
+        return next((c for c in self.channels if c.type == kind), None)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Promotion:
+        obj = _object(data, "promotion")
+        channels = _get(obj, "redemptionChannels")
+        return cls(
+            id=_id(obj, "promotion"),
+            promotion_id=_text(obj, "promotionId") or "",
+            external_id=_text(obj, "externalId") or "",
+            type=_text(obj, "type") or "",
+            name=_text(obj, "name") or "",
+            heading=_text(obj, "heading") or "",
+            description=_text(obj, "description") or "",
+            expires_on=parse_engage_datetime(_get(obj, "expiresOn")),
+            redeemed=_bool(obj, "redeemed"),
+            redeemed_on=parse_engage_datetime(_get(obj, "redeemedOn")),
+            channels=[
+                c
+                for c in (PromotionChannel.from_json(x) for x in (channels if isinstance(channels, list) else []))
+                if c is not None
+            ],
+        )
+
+
 @dataclass(frozen=True)
 class BulkResult:
     """What the bulk point-transaction endpoint said about one chunk."""

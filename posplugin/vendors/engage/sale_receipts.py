@@ -2,8 +2,10 @@
 
 The member is matched by the contactId the agent resolved (a scanned code is resolved from the till's cache, or
 by the outbox just before sending), ``totalGrossPrice`` is what the customer paid including VAT, reward vouchers
-are a discount and go in ``usedBonusChecks`` — never a payment. A return that names the sale it returns is still
-one Engage receipt with RETURN lines (Engage has no reference to the original).
+are a discount and go in ``usedBonusChecks`` — never a payment; promotions used on the sale go in
+``usedPromotions`` as ``{promotionId, couponId}``, the couponId being the assignment's id (the v2 receipt model).
+A return that names the sale it returns is still one Engage receipt with RETURN lines (Engage has no reference to
+the original).
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ from decimal import Decimal
 from typing import Any
 
 from ...errors import AgentError
-from ...loyalty.kinds import SALE_RECEIPT
+from ...loyalty.kinds import PROMOTION_REDEEM, SALE_RECEIPT
+from ...member_cache import MemberCache
 from ...outbox.store import OutboxStore
 from ...sale_rules import RETURN, RuleViolation, Sale, violations
 from ...sales import SaleRequest
 from ...texts import message
+from .ids import checked_guid
 
 
 class EngageSales:
     kind = SALE_RECEIPT
     points_note = "Points for this sale appear once Engage has processed the receipt."
 
-    def __init__(self, store: OutboxStore, language: str) -> None:
+    def __init__(self, store: OutboxStore, cache: MemberCache, language: str) -> None:
         self.store = store
+        self.cache = cache
         self.language = language
 
     def violations(self, sale: Sale) -> list[RuleViolation]:
@@ -34,7 +39,11 @@ class EngageSales:
         self, request: SaleRequest, store: str, member_id: str | None, member_code: str | None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         used = [await self._check_number(voucher, n) for n, voucher in enumerate(request.used_vouchers, start=1)]
-        receipt = engage_receipt(request, store, used)
+        promotions = [
+            await self._used_promotion(promotion, member_id, n)
+            for n, promotion in enumerate(request.used_promotions, start=1)
+        ]
+        receipt = engage_receipt(request, store, used, promotions)
         # What the opId stands for: the sale as the POS posted it (not the contactId found for its code, which
         # can differ between a first call and its repeat).
         identity = {"receipt": dict(receipt), "member": request.contact_id or request.member_code or ""}
@@ -59,8 +68,36 @@ class EngageSales:
             )
         return {"checkNumber": str(number)}
 
+    async def _used_promotion(self, used: dict[str, str], contact_id: str | None, n: int) -> dict[str, str]:
+        """``usedPromotions`` entry: the promotion and its assignment (``couponId``). The promotionId may be left
+        out for an assignment this till redeemed or the member's cached view shows."""
+        where = f"usedPromotions[{n}]"
+        assignment = checked_guid(used["assignmentId"], f"{where}.assignmentId", self.language)
+        promotion = used.get("promotionId")
+        if promotion:
+            promotion = checked_guid(promotion, f"{where}.promotionId", self.language)
+        if not promotion:
+            for op in await self.store.ops_for_target(assignment):
+                promotion = promotion or (op.payload.get("promotionId") if op.kind == PROMOTION_REDEEM else None)
+        if not promotion and contact_id:
+            cached = await self.cache.get(contact_id)
+            shown = cached.view.get("promotions", []) if cached is not None else []
+            promotion = next((p.get("promotionId") for p in shown if p.get("id") == assignment), None)
+        if not promotion:
+            raise AgentError(
+                422,
+                "invalid_request",
+                f"{message('invalid_request', self.language)} ({where}: give the promotionId)",
+            )
+        return {"promotionId": str(promotion).lower(), "couponId": assignment}
 
-def engage_receipt(request: SaleRequest, store: str, used_bonus_checks: list[dict[str, str]]) -> dict[str, Any]:
+
+def engage_receipt(
+    request: SaleRequest,
+    store: str,
+    used_bonus_checks: list[dict[str, str]],
+    used_promotions: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     """The Engage v3 receipt for a sale, in the vendor's documented field names (engage-api.md, "Receipts").
     RETURN lines go with negative quantities and amounts; ``totalGrossPrice`` is what was paid incl. VAT."""
     sale = request.sale
@@ -95,6 +132,8 @@ def engage_receipt(request: SaleRequest, store: str, used_bonus_checks: list[dic
     }
     if used_bonus_checks:
         receipt["usedBonusChecks"] = used_bonus_checks
+    if used_promotions:
+        receipt["usedPromotions"] = used_promotions
     return receipt
 
 

@@ -15,6 +15,7 @@ from ...errors import AgentError
 from ...loyalty import ports
 from ...loyalty.errors import LoyaltyError, MemberNotFound
 from ...loyalty.kinds import REWARD_REDEEM, REWARD_REVERSE, SALE_EARN
+from ...member_cache import MemberCache
 from ...outbox.store import OutboxStore
 from ...outbox.worker import Executor
 from ...rewards import RewardService
@@ -66,6 +67,7 @@ def build(
     config: Config,
     secret: Callable[[], str | None],
     store: OutboxStore,
+    cache: MemberCache,
     transport: httpx.AsyncBaseTransport | None,
     clock: Callable[[], float],
 ) -> FabricBackend:

@@ -181,6 +181,7 @@ function clearMember() {
   $("member-name").textContent = "";
   $("points-balance").textContent = "";
   $("points-pending").textContent = "";
+  clearOffers();
 }
 
 // fresh: a new scan or search (rows in the answer's order); otherwise a background refresh, which never moves
@@ -223,6 +224,7 @@ function renderMember(view, fresh) {
   closeConfirmIfRowChanges();
   $("vouchers").replaceChildren(...state.order.map((id) => voucherRow(state.shown.get(id))));
   $("no-vouchers").hidden = state.order.length > 0;
+  renderOffers(view, fresh);
   $("reprint").disabled = !printedFor.has(state.contactId);
   $("member").hidden = false;
 }
@@ -481,6 +483,7 @@ async function purchase(item, cell, button) {
   button.disabled = true;
   confirmRestore = null;
   const contactId = state.contactId;
+  const offersBefore = offerIds();
   try {
     const op = await api(`/api/v1/members/${contactId}/point-shop/purchases`, {
       method: "POST", body: JSON.stringify({ itemId: item.id, opId: crypto.randomUUID() }),
@@ -494,7 +497,7 @@ async function purchase(item, cell, button) {
       const print = makeButton("secondary print-purchase", T.print_receipt, () => printReceipt(
         "/api/v1/print/point-shop-purchase", { contactId, opId: op.opId }, print));
       children.unshift(print);
-      api(`/api/v1/members/${contactId}`).then((view) => renderMember(view, false), () => {});  // the new balance
+      refreshAfterPurchase(contactId, offersBefore);  // the new balance, and the offer the purchase assigned
     }
     cell.replaceChildren(...children);
   } catch (err) {
@@ -668,6 +671,9 @@ function handleEvent(block) {
   } else if (name === "sale" && payload.contactId && payload.contactId === state.contactId) {
     $("sale-note").textContent = T.sale_note;
     $("sale-note").hidden = false;
+  } else if (name === "op" && payload.kind === "promotion_redeem") {
+    offerOpEvent(payload);
+    refreshHealth();
   } else if (name === "op") {
     const entry = payload.voucherId && state.ops.get(payload.voucherId);
     if (entry && entry.op.opId === payload.opId && payload.contactId === state.contactId) {

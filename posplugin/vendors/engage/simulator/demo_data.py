@@ -1,4 +1,5 @@
-"""Seeded demo data: a handful of Nordic members with cards, points, vouchers and point-shop items.
+"""Seeded demo data: a handful of Nordic members with cards, points, vouchers, promotions and point-shop items
+(buying one assigns its promotion).
 
 Ids are derived with uuid5 so they are the same on every run (README and tests can name them).
 """
@@ -9,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from .promotions import PromotionTemplate, SimChannel
 from .state import Contact, ShopItem, SimState, Voucher
 
 NAMESPACE = uuid.UUID("8c6f7a52-3d7b-4c1e-9a55-2f1f0c3e9d10")
@@ -52,6 +54,73 @@ def item_id(key: str) -> str:
     return demo_id(f"item:{key}")
 
 
+def promotion_id(key: str) -> str:
+    return demo_id(f"promotion:{key}")
+
+
+def assignment_id(member: str, promotion: str) -> str:
+    return demo_id(f"assignment:{member}:{promotion}")
+
+
+# Promotions: (key, name, heading, description, channels). A point-shop item's promotion has the item's key.
+PROMOTIONS: tuple[tuple[str, str, str, str, tuple[SimChannel, ...]], ...] = (
+    (
+        "spring20",
+        "Vårerbjudande 20 %",
+        "20 % på en valfri vara",
+        "Gäller en vara till ordinarie pris.",
+        (
+            SimChannel("POS", "PERCENT", 20, "Ge 20 % rabatt på en vara till ordinarie pris."),
+            SimChannel("ECOM", "PERCENT", 20),
+        ),
+    ),
+    (
+        "fifty",
+        "50 kr rabatt",
+        "50 kr av vid köp över 300 kr",
+        "Gäller ett köp på minst 300 kr.",
+        (SimChannel("POS", "MONEY", (50, "SEK"), "Dra av 50 kr från köp på minst 300 kr.", [("EUR", 4.5)]),),
+    ),
+    (
+        "webfreight",
+        "Fri frakt",
+        "Fri frakt på webben",
+        "Gäller i webbutiken.",
+        (SimChannel("ECOM", "EXTERNALOFFER", "FRIFRAKT"),),  # not for the till: never on the POS list
+    ),
+    (
+        "coffee",
+        "Kaffe och bulle",
+        "Kaffe och bulle från poängshopen",
+        "Hämtas i kassan.",
+        (SimChannel("POS", "EXTERNALOFFER", "Kaffe och bulle", "Lämna ut kaffe och bulle utan kostnad."),),
+    ),
+    (
+        "tote",
+        "Tygkasse",
+        "Tygkasse från poängshopen",
+        "Visa kvittot i kassan.",
+        (SimChannel("POS", "MANUAL", "Tygkasse", "Lämna ut en tygkasse i ekologisk bomull."),),
+    ),
+    (
+        "spa",
+        "Spadag för två",
+        "Spadag för två från poängshopen",
+        "Bokas på hemsidan.",
+        (SimChannel("ECOM", "EXTERNALOFFER", "Spadag"),),
+    ),
+)
+# Assignments: (member, promotion, days until it expires; negative = already ended, None = redeemed elsewhere).
+ASSIGNMENTS: tuple[tuple[str, str, int | None], ...] = (
+    ("asa", "spring20", 14),
+    ("asa", "fifty", 30),
+    ("asa", "webfreight", 30),
+    ("asa", "coffee", -2),  # ended: the till never shows it
+    ("bjorn", "spring20", None),  # used in the web shop: the till never shows it
+    ("marta", "fifty", 45),
+)
+
+
 def seed_demo_data(state: SimState) -> SimState:
     now = state.now()
     for m in MEMBERS:
@@ -89,6 +158,14 @@ def seed_demo_data(state: SimState) -> SimState:
         ("spa", "Spadag för två", 15000, "Bokas på hemsidan", None, 90),
         ("xmas", "Julklappsinslagning", 100, "Gäller i december", -60, -1),  # outside its window: hidden
     ]
+    for key, name, heading, description, channels in PROMOTIONS:
+        state.promotions.add_template(PromotionTemplate(promotion_id(key), name, heading, description, list(channels)))
+    for member, key, expires_in in ASSIGNMENTS:
+        assigned = state.promotions.assign(
+            member_id(member), promotion_id(key), assignment_id(member, key), now + timedelta(days=expires_in or 10)
+        )
+        if expires_in is None:
+            assigned.redeemed_on, assigned.redeemed_channel = now - timedelta(days=1), "ECOM"
     for key, name, cost, description, start_days, end_days in items:
         iid = item_id(key)
         state.items[iid] = ShopItem(
@@ -99,7 +176,7 @@ def seed_demo_data(state: SimState) -> SimState:
             now + timedelta(days=start_days) if start_days is not None else now - timedelta(days=1),
             now + timedelta(days=end_days),
             description,
-            promotion_id=demo_id(f"promotion:{key}"),
+            promotion_id=promotion_id(key),
         )
     return state
 

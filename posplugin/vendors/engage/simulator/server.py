@@ -253,6 +253,8 @@ class EngageSimulator(LoopbackListeners):
         try:
             if func is _redeem:
                 status, result = self._redeem(match.group(1), rule)
+            elif func is _redeem_promotion:
+                status, result = self._redeem_promotion(match.group(1), body, rule)
             else:
                 status, result = func(handler, match, params, body)
         except SimError as exc:
@@ -265,7 +267,7 @@ class EngageSimulator(LoopbackListeners):
         if rule is not None and rule.kind == "reset_after_commit":
             handler.reset()
             return
-        if rule is not None and rule.kind == "slow_commit" and func is not _redeem:
+        if rule is not None and rule.kind == "slow_commit" and func not in (_redeem, _redeem_promotion):
             time.sleep(rule.delay)
         handler.send_json(status, result)
 
@@ -277,15 +279,23 @@ class EngageSimulator(LoopbackListeners):
         return None
 
     def _redeem(self, voucher_id: str, rule: FaultRule | None) -> tuple[int, Any]:
-        """Seed 004: before the point of no return Engage may give up (504, nothing saved); after it, it finishes."""
         self.state.check_redeemable(voucher_id)
+        return self._save_or_give_up(lambda: self.state.commit_redeem(voucher_id), rule)
+
+    def _redeem_promotion(self, assignment_id: str, body: Any, rule: FaultRule | None) -> tuple[int, Any]:
+        """The same point of no return as a voucher's (engage-api.md, "Multichannel promotions")."""
+        channel = self.state.promotions.check_redeemable(assignment_id, body)
+        return self._save_or_give_up(lambda: self.state.promotions.commit_redeem(assignment_id, channel), rule)
+
+    def _save_or_give_up(self, commit: Callable[[], None], rule: FaultRule | None) -> tuple[int, Any]:
+        """Seed 004: before the point of no return Engage may give up (504, nothing saved); after it, it finishes."""
         save_delay = rule.delay if rule is not None and rule.kind == "slow_save" else 0.0
         ponr = self.state.settings.point_of_no_return
         if save_delay >= ponr:
             time.sleep(ponr)
             raise SimError(504, "GatewayTimeout")
         time.sleep(save_delay)
-        self.state.commit_redeem(voucher_id)
+        commit()
         if rule is not None and rule.kind == "slow_commit":
             time.sleep(rule.delay)
         return 200, None
@@ -316,6 +326,9 @@ class EngageSimulator(LoopbackListeners):
             elif (method, path) == ("POST", "/_sim/redeem-elsewhere"):
                 self.state.redeem_elsewhere(str(body.get("voucherId", "")))
                 handler.send_json(200, {"redeemed": True})
+            elif (method, path) == ("POST", "/_sim/redeem-promotion-elsewhere"):
+                self.state.promotions.redeem_elsewhere(str(body.get("assignmentId", "")))
+                handler.send_json(200, {"redeemed": True})
             else:
                 handler.send_error_code(404, "NotFound")
         except SimError as exc:
@@ -331,6 +344,7 @@ class EngageSimulator(LoopbackListeners):
             "perSecond": {str(k): v for k, v in sorted(self.per_second.items())[-600:]},
             "contacts": len(self.state.contacts),
             "redeemCommits": dict(self.state.redeem_commits),
+            "promotionRedeemCommits": dict(self.state.promotions.redeem_commits),
             "receipts": len(self.state.receipts),
             "duplicateReceipts": self.state.duplicate_receipts,
             "bulkBatches": list(self.state.bulk_batches),
@@ -342,6 +356,10 @@ class EngageSimulator(LoopbackListeners):
 
 def _redeem(h: SimHandler, m: re.Match[str], q: dict[str, str], b: Any) -> tuple[int, Any]:
     raise AssertionError("handled by EngageSimulator._redeem")  # pragma: no cover
+
+
+def _redeem_promotion(h: SimHandler, m: re.Match[str], q: dict[str, str], b: Any) -> tuple[int, Any]:
+    raise AssertionError("handled by EngageSimulator._redeem_promotion")  # pragma: no cover
 
 
 def _reactivate(h: SimHandler, m: re.Match[str], q: dict[str, str], b: Any) -> tuple[int, Any]:
@@ -377,6 +395,12 @@ def _routes() -> list[tuple[str, re.Pattern[str], Route]]:
         ("POST", r"/api/v3/point-shop-items/purchase", lambda h, m, q, b: (200, s(h).purchase(b))),
         ("GET", r"/api/v3/point-shop-item-purchases", lambda h, m, q, b: (200, s(h).purchases_of(q.get("contactId")))),
         ("POST", r"/api/v3/receipts", lambda h, m, q, b: s(h).receipt(b)),
-        ("POST", r"/api/v3/promotion-assignments/([^/]+)/redeem", lambda h, m, q, b: (200, None)),
+        (
+            "GET",
+            rf"/api/v2/contacts/({GUID})/promotions",
+            lambda h, m, q, b: (200, s(h).promotions.list_for(m.group(1), q)),
+        ),
+        ("POST", r"/api/v3/promotion-assignments", lambda h, m, q, b: (200, s(h).promotions.assign_from_request(b))),
+        ("POST", r"/api/v3/promotion-assignments/([^/]+)/redeem", _redeem_promotion),
     ]
     return [(method, re.compile(pattern), func) for method, pattern, func in table]

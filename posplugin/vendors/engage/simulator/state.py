@@ -13,7 +13,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .promotions import PromotionBook
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -201,6 +204,9 @@ class SimState:
         self.point_transaction_ids: dict[str, str] = {}
         self.redeem_commits: dict[str, int] = {}  # voucher id → times committed (tests assert ≤ 1 per redemption)
         self.redeemed_elsewhere: set[str] = set()
+        from .promotions import PromotionBook  # it builds on this module's errors and helpers
+
+        self.promotions: PromotionBook = PromotionBook(self)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
@@ -664,6 +670,7 @@ class SimState:
                 now + timedelta(seconds=self.settings.purchase_processing_seconds),
             )
             self.purchases[purchase_id] = purchase
+            self.promotions.assign_for_purchase(purchase)
             return self._purchase_json(purchase)
 
     def purchases_of(self, contact_id: str | None) -> list[dict[str, Any]]:
@@ -695,6 +702,7 @@ class SimState:
                 return 202, {"uniqueReceiptId": receipt_id, "duplicate": True}
             contact_id = self._receipt_contact(body.get("contact"))
             gross = _check_receipt_amounts(body)
+            self.promotions.check_used(body.get("usedPromotions"))
             self.receipts[receipt_id] = body
             if contact_id:
                 account = self.account_for(contact_id, 1)
