@@ -45,7 +45,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "the body is over [api] max_body_bytes"),
     "unsupported_media_type": (415, "a body that is not JSON"),
     "internal_error": (500, "a bug in the agent; it keeps running"),
-    "not_supported": (501, "the loyalty backend in use has no such capability (health lists its features)"),
+    "not_supported": (404, "the loyalty backend in use has no such capability (health lists its features)"),
     "loyalty_error": (502, "the loyalty system answered with an error"),
     "loyalty_auth": (502, "the loyalty system refused our credentials (API key or client secret)"),
     "loyalty_offline": (503, "the loyalty system is unreachable and nothing cached can answer"),
@@ -66,7 +66,6 @@ STATUS_TEXT = {
     415: "Unsupported media type",
     422: "Invalid request",
     500: "Internal error",
-    501: "Not supported",
     502: "Bad gateway",
     503: "Unavailable",
 }

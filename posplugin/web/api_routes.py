@@ -56,10 +56,11 @@ S = TypeVar("S")
 
 
 def supported(service: S | None, agent: Agent) -> S:
-    """A capability of the loyalty backend in use, or 501 ``not_supported`` (fabric has no point shop)."""
+    """A capability of the loyalty backend in use, or 404 ``not_supported`` (fabric has no point shop): not a
+    server error — on this backend the path names nothing."""
     if service is None:
         raise AgentError(
-            501,
+            404,
             "not_supported",
             f"{message('not_supported', agent.config.agent.language)} ({agent.backend.title})",
         )

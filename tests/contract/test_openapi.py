@@ -30,7 +30,7 @@ from posplugin.web.sale_models import PointAdjustmentBody, SaleBody
 from tests.conftest import RunningAgent, make_config
 from tests.sale_factory import example_sale
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "pos-api.md"  # the API as POS integrators read it
 ASA = member_id("asa")
 
 

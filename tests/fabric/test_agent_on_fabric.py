@@ -1,6 +1,6 @@
 """The whole agent on the fabric backend, against the fabric simulator: identify, earn and reverse through the
 outbox, rewards issued and redeemed at the till (exactly once across a lost answer), undo, and what fabric
-cannot do answered as 501."""
+cannot do answered as 404 not_supported."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_identify_shows_the_fabric_member_in_the_agent_s_view(agent: RunningAgen
         assert not {"point_shop", "redeem", "point_adjustments"} & set(health["features"])
 
 
-def test_what_fabric_cannot_do_is_501_not_supported(agent: RunningAgent) -> None:
+def test_what_fabric_cannot_do_is_404_not_supported(agent: RunningAgent) -> None:
     voucher = "2b4fff30-49b2-5f21-90c6-f247ea8de82a"
     with agent.client() as http:
         for method, path, body in (
@@ -108,7 +108,7 @@ def test_what_fabric_cannot_do_is_501_not_supported(agent: RunningAgent) -> None
             ("POST", f"/api/v1/members/{ANNA}/point-adjustments", {"amount": 10, "description": "goodwill"}),
         ):
             answer = http.request(method, path, json=body)
-            assert answer.status_code == 501 and answer.json()["error"]["code"] == "not_supported", path
+            assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_supported", path
 
 
 def test_a_sale_earns_once_and_its_return_reverses_it(agent: RunningAgent, fabric: FabricSimulator) -> None:

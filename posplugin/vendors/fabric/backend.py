@@ -120,7 +120,7 @@ class FabricDirectory:
         self, member_id: str, filter_: str, offset: int, count: int, account_id: str | None, language: str
     ) -> dict[str, Any]:
         # fabric's member API documents no point history for a till to read.
-        raise AgentError(501, "not_supported", message("not_supported", language) + " (fabric)")
+        raise AgentError(404, "not_supported", message("not_supported", language) + " (fabric)")
 
 
 class FabricSales:
