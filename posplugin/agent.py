@@ -23,6 +23,8 @@ from . import __version__
 from .config import Config
 from .config_file import write_config
 from .database import Database
+from .enrolment import EnrolmentService
+from .enrolment_rules import EnrolmentSettings
 from .errors import AgentError
 from .events import EventBus
 from .health_levels import LEVELS, assess
@@ -53,6 +55,7 @@ from .sales import SalesService
 from .scan_codes import ScanRules
 from .secret_store import API_TOKEN, ENGAGE_API_KEY, IMPORT_FOLDER, SecretStore, import_pending
 from .vendors.engage import EngageClient, EngageTimeouts, user_agent
+from .vendors.engage.enrolment import SETTLE_SECONDS, EngageEnrolment
 from .vendors.engage.executors.point_adjustments import PointAdjustment
 from .vendors.engage.executors.point_shop import PointShopPurchaseCall
 from .vendors.engage.executors.receipts import SaleReceiptDelivery
@@ -71,6 +74,8 @@ class AgentOptions:
     # Schedules and pacing (outbox backoff, rate limiter, "too old"); a separate seam so tests can step the wall
     # clock and see that nothing waits or parks because of it.
     monotonic: Callable[[], float] = time.monotonic
+    # Seconds after sending a new contact by which Engage has saved it or rolled it back (~5 s, and a margin).
+    enrolment_settle_seconds: float = SETTLE_SECONDS
 
 
 class Agent:
@@ -135,6 +140,24 @@ class Agent:
             clock=self.options.clock,
         )
         clock = self.options.clock
+
+        def enrolment_settings() -> EnrolmentSettings:  # read at each call: the settings page may change the store
+            return EnrolmentSettings.from_config(self.config.enrolment, self.config.agent.store_id)
+
+        self.enrolment = EnrolmentService(
+            EngageEnrolment(
+                self.client,
+                lambda: enrolment_settings().store_external_id,
+                settle_seconds=self.options.enrolment_settle_seconds,
+                clock=clock,
+            ),
+            self.members,
+            self.status,
+            enrolment_settings,
+            config.agent.language,
+            self.members.refusal,
+            clock=clock,
+        )
         offline = config.offline
         self.outbox = OutboxStore(
             self.db,
@@ -207,6 +230,8 @@ class Agent:
         self.point_adjustments = PointAdjustmentService(self.outbox, self.ops, config.agent.language, clock)
         self.pin = ManagerPin(secret_store, PinGuard(self.db, clock), config.agent.language)
         self.features = {"identify", "redeem", "reactivate", "print", "point_shop", "sales", "point_adjustments"}
+        if config.enrolment.enabled:
+            self.features.add("enrol")
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self._refreshed: dict[str, float] = {}
@@ -325,6 +350,7 @@ class Agent:
         if self._scanner is not None:
             self._scanner.stop()
         await self.worker.drain_in_flight()
+        await self.enrolment.aclose()
         self.receipts.stop()
         for task in self._tasks:
             task.cancel()

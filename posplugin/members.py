@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from .errors import AgentError
 from .events import EventBus
+from .loyalty.errors import LoyaltyError
 from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
 from .member_cache import MemberCache
 from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
@@ -334,6 +335,12 @@ class MemberService:
         if isinstance(exc, (*TRANSPORT_FAILURES, EngageBusy)):
             return exc  # the caller falls back to the cache
         return self._error(502, "engage_error")
+
+    def refusal(self, exc: LoyaltyError) -> AgentError:
+        """The public error for Engage refusing a request, for a service with no cached answer to fall back on
+        (enrolment): the codes stay defined here."""
+        translated = self._translate(exc) if isinstance(exc, EngageError) else exc
+        return translated if isinstance(translated, AgentError) else self._error(502, "engage_error")
 
     async def _from_cache_or_fail(self, contact_id: str | None, exc: EngageError) -> dict[str, Any]:
         cached = await self.cache.get(contact_id) if contact_id else None

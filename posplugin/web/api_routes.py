@@ -21,6 +21,8 @@ from .api_models import (
     EVENT_MODELS,
     Answer,
     EngageStateEvent,
+    EnrolledMemberView,
+    EnrolmentForm,
     ErrorBody,
     Health,
     MemberView,
@@ -33,6 +35,7 @@ from .api_models import (
 )
 from .api_requests import (
     ContactBody,
+    EnrolBody,
     IdentifyBody,
     MemberId,
     PrintPurchaseBody,
@@ -58,7 +61,7 @@ operation lists its codes. Within v1 the contract only grows: new operations, ne
 
 API_TAGS = [
     {"name": "health", "description": "for monitoring; no token"},
-    {"name": "members", "description": "identify a scan, the member view, point transactions"},
+    {"name": "members", "description": "identify a scan, the member view, point transactions, enrolment"},
     {"name": "vouchers", "description": "redeem and reactivate, through the durable outbox"},
     {"name": "ops", "description": "operations in the outbox and the queue"},
     {"name": "sales", "description": "sales to Engage receipts (earning points)"},
@@ -103,6 +106,7 @@ MEMBER_LINKS = {
 LINKS: dict[str, dict[str, Any]] = {
     "identifyMember": MEMBER_LINKS,
     "getMember": MEMBER_LINKS,
+    "enrolMember": MEMBER_LINKS,
     "redeemVoucher": {
         **OP_LINKS,
         "ReactivateVoucher": {
@@ -198,6 +202,26 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     @route("GET", "/members/{contactId}", "getMember", "members", path=True, codes=member_errors)
     async def member(contactId: Annotated[MemberId, Path()]) -> MemberView:
         return answer(MemberView, await agent.members.member(contactId))
+
+    enrol_errors = (
+        "invalid_email",
+        "invalid_mobilePhone",
+        "multiple_members",
+        "op_id_conflict",
+        "enrolment_disabled",
+        "enrolment_offline",
+        "enrolment_unconfirmed",
+        # Engage refusing (its key, the request), under whatever names the member lookups give those.
+        *(code for code in member_errors if code not in member_lookup[:3]),
+    )
+
+    @route("POST", "/members", "enrolMember", "members", codes=enrol_errors)
+    async def enrol(body: EnrolBody) -> EnrolledMemberView:
+        return answer(EnrolledMemberView, await agent.enrolment.enrol(body.to_request(), body.opId))
+
+    @route("GET", "/enrolment", "getEnrolmentForm", "members", inputs=False)
+    async def enrolment_form() -> EnrolmentForm:
+        return answer(EnrolmentForm, agent.enrolment.form())
 
     @route(
         "GET",
