@@ -24,6 +24,7 @@ from .settings_routes import add_settings_routes
 log = logging.getLogger(__name__)
 STATIC_FILES = {
     "panel.js": "text/javascript",
+    "enrol.js": "text/javascript",
     "panel.css": "text/css",
     "settings.js": "text/javascript",
     "settings.css": "text/css",
