@@ -20,8 +20,10 @@ import httpx
 from drivers.printer import open_printer
 
 from . import __version__
+from .backends import vendor
 from .config import Config
 from .config_file import write_config
+from .config_layers import ConfigLayers
 from .database import Database
 from .enrolment import EnrolmentService
 from .enrolment_rules import EnrolmentSettings
@@ -29,37 +31,25 @@ from .errors import AgentError
 from .events import EventBus
 from .health_levels import LEVELS, assess
 from .log_redaction import RedactingFilter
-from .loyalty.kinds import (
-    POINT_ADJUSTMENT,
-    POINT_SHOP_PURCHASE,
-    SALE_RECEIPT,
-    VOUCHER_REACTIVATE,
-    VOUCHER_REDEEM,
-    op_view,
-)
+from .loyalty.enrolment import EnrolmentPort
+from .loyalty.kinds import VOUCHER_REDEEM, op_view
+from .loyalty.ports import ENROL, PRINT, CoreParts, ExecutorContext
 from .loyalty.status import LoyaltyStatus
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
 from .members import MemberService, MemberSettings
+from .metrics import AgentMetrics, MetricsSources
 from .ops import OpService
 from .outbox.model import CONFIRMED, Op
 from .outbox.steady_clock import SteadyClock
 from .outbox.store import Backoff, OutboxStore
 from .outbox.worker import OutboxWorker, till_rate
 from .paths import AgentPaths
-from .point_adjustments import PointAdjustmentService
-from .point_shop import PointShopService
 from .receipts.service import ReceiptService
 from .redemptions import OfflineLimits, RedemptionService
 from .sales import SalesService
 from .scan_codes import ScanRules
-from .secret_store import API_TOKEN, ENGAGE_API_KEY, IMPORT_FOLDER, SecretStore, import_pending
-from .vendors.engage import EngageClient, EngageTimeouts, user_agent
-from .vendors.engage.enrolment import SETTLE_SECONDS, EngageEnrolment
-from .vendors.engage.executors.point_adjustments import PointAdjustment
-from .vendors.engage.executors.point_shop import PointShopPurchaseCall
-from .vendors.engage.executors.receipts import SaleReceiptDelivery
-from .vendors.engage.executors.vouchers import VoucherReactivate, VoucherRedeem
+from .secret_store import API_TOKEN, IMPORT_FOLDER, SecretStore, import_pending
 
 log = logging.getLogger(__name__)
 MEMBER_REFRESH_INTERVAL = 3.0  # seconds
@@ -74,8 +64,8 @@ class AgentOptions:
     # Schedules and pacing (outbox backoff, rate limiter, "too old"); a separate seam so tests can step the wall
     # clock and see that nothing waits or parks because of it.
     monotonic: Callable[[], float] = time.monotonic
-    # Seconds after sending a new contact by which Engage has saved it or rolled it back (~5 s, and a margin).
-    enrolment_settle_seconds: float = SETTLE_SECONDS
+    # Seconds after sending a new member by which the vendor has saved it or rolled it back; None = the vendor's.
+    enrolment_settle_seconds: float | None = None
 
 
 class Agent:
@@ -87,10 +77,13 @@ class Agent:
         redactor: RedactingFilter | None = None,
         options: AgentOptions | None = None,
         config_path: Path | None = None,
+        layers: ConfigLayers | None = None,
     ) -> None:
         self.config = config
         # Where the settings page saves; None (defaults, no file) saves into the data folder's config.toml.
         self.config_path = config_path
+        # The files behind ``config`` (the main file, conf.d drop-ins): the settings page writes the main one only.
+        self.layers = layers or ConfigLayers.alone(config)
         self.paths = paths
         self.secrets = secret_store
         self.redactor = redactor or RedactingFilter()
@@ -103,32 +96,46 @@ class Agent:
         for name in import_pending(secret_store, paths.data_dir / IMPORT_FOLDER):
             log.info("imported the %s left by the installer", name)
         self.token = self._ensure_token()
-        api_key = secret_store.get(ENGAGE_API_KEY)
-        self.api_key = api_key  # the key in use (the settings page may replace it while running)
+        self.vendor = vendor(config.loyalty.backend)
+        api_key = secret_store.get(self.vendor.SECRET)
+        self.api_key = api_key  # the credential in use (the settings page may replace it while running)
         self.redactor.add_secret(api_key)
         self.redactor.add_secret(self.token)
-        self.client = EngageClient(
-            config.engage.base_url,
-            api_key,
-            agent=user_agent(config.agent.store_id, config.agent.till_id, config.engage.user_agent_suffix),
-            timeouts=EngageTimeouts(
-                config.engage.connect_timeout, config.engage.read_timeout, config.engage.long_read_timeout
-            ),
-            connect_retries=config.engage.connect_retries,
-            transport=self.options.engage_transport,
-            clock=self.options.clock,
+        # Sources read late (at exposition time): the services they name are built below.
+        self.metrics = AgentMetrics(
+            MetricsSources(
+                config=lambda: self.config,
+                loyalty_state=lambda: self.status.state,
+                queue_counts=lambda: self.outbox.counts(self.options.clock()),
+                printer_status=lambda: self.receipts.refresh_status(),
+            )
         )
         self.db = Database(paths.database)
         self.cache = MemberCache(
             self.db, config.offline.member_cache_size, config.offline.member_cache_hours * 3600, self.options.clock
         )
+        clock = self.options.clock
+
+        offline = config.offline
+        self.outbox = OutboxStore(
+            self.db,
+            offline.max_attempts,
+            offline.park_after_hours * 3600,
+            Backoff(offline.retry_min_seconds, offline.retry_max_seconds),
+            SteadyClock(clock, self.options.monotonic),
+        )
+        # Every vendor request is timed for posplugin_loyalty_request_duration_seconds.
+        transport = self.metrics.transport(
+            self.options.engage_transport or httpx.AsyncHTTPTransport(retries=config.engage.connect_retries)
+        )
+        self.backend = self.vendor.build(config, lambda: self.api_key, self.outbox, transport, self.options.clock)
         self.members = MemberService(
-            self.client,
+            self.backend.directory,
+            self.backend.ids,
             self.cache,
             self.status,
             self.events,
             MemberSettings(
-                lookup_keys=tuple(config.engage.lookup_keys),
                 scan_rules=ScanRules(
                     config.scanner.strip_prefix, config.scanner.strip_suffix, config.scanner.max_length
                 ),
@@ -139,103 +146,112 @@ class Agent:
             ),
             clock=self.options.clock,
         )
-        clock = self.options.clock
-
-        def enrolment_settings() -> EnrolmentSettings:  # read at each call: the settings page may change the store
-            return EnrolmentSettings.from_config(self.config.enrolment, self.config.agent.store_id)
-
-        self.enrolment = EnrolmentService(
-            EngageEnrolment(
-                self.client,
-                lambda: enrolment_settings().store_external_id,
-                settle_seconds=self.options.enrolment_settle_seconds,
+        executors = self.backend.executors(
+            ExecutorContext(
+                status=self.status,
                 clock=clock,
-            ),
-            self.members,
-            self.status,
-            enrolment_settings,
-            config.agent.language,
-            self.members.refusal,
-            clock=clock,
-        )
-        offline = config.offline
-        self.outbox = OutboxStore(
-            self.db,
-            offline.max_attempts,
-            offline.park_after_hours * 3600,
-            Backoff(offline.retry_min_seconds, offline.retry_max_seconds),
-            SteadyClock(clock, self.options.monotonic),
+                store=self.outbox,
+                resolve_code=self.members.lookup_contact_id,
+                redeemed_by_another_op=self._redeemed_by_another_op,
+                settle_seconds=offline.point_settle_seconds,
+            )
         )
         self.worker = OutboxWorker(
             self.outbox,
-            {
-                VOUCHER_REDEEM: VoucherRedeem(self.client, self.status, clock, self._redeemed_by_another_op),
-                VOUCHER_REACTIVATE: VoucherReactivate(self.client, self.status, clock),
-                POINT_SHOP_PURCHASE: PointShopPurchaseCall(self.client, self.status, clock),
-                SALE_RECEIPT: SaleReceiptDelivery(self.client, self.status, clock, self.members.lookup_contact_id),
-                POINT_ADJUSTMENT: PointAdjustment(self.client, self.status, clock, offline.point_settle_seconds),
-            },
+            dict(executors),
             self.status,
             self.events,
             clock,
             concurrency=offline.worker_concurrency,
             rate=till_rate(offline.max_requests_per_second, offline.tills_sharing_key),
-            server_offset=lambda: self.client.server_offset,
+            server_offset=lambda: self.backend.server_offset,
             on_final=self._op_final,
             describe=lambda op: op_view(op, config.agent.language),
             monotonic=self.options.monotonic,
         )
         self.outbox.on_change = self._queue_changed
+        self.metrics.expect_kinds(self.worker.executors)
         self.ops = OpService(
             self.outbox, self.worker, config.agent.language, clock, lambda: self.config.offline.cashier_wait
         )
-        self.redemptions = RedemptionService(
-            self.ops,
-            self.cache,
-            self.status,
-            lambda: OfflineLimits.from_config(self.config.offline),
-            config.agent.language,
-            clock,
-            self.client,
+        vouchers = self.backend.vouchers
+        self.redemptions = (
+            RedemptionService(
+                self.ops,
+                self.cache,
+                self.status,
+                lambda: OfflineLimits.from_config(self.config.offline),
+                config.agent.language,
+                clock,
+                vouchers,
+                self.backend.ids,
+            )
+            if vouchers is not None
+            else None
         )
         self.receipts = ReceiptService(
             config,
             open_printer(config.printer, paths.data_dir / "printer.bin"),
             self.members,
             self.cache,
-            self.client,
+            self.backend.vouchers,
+            self.backend.ids,
             clock,
             outbox=self.outbox,
         )
-        self.point_shop = PointShopService(
-            self.client,
-            self.outbox,
-            self.worker,
-            self.ops,
-            self.receipts,
-            self.status,
-            config.agent.language,
-            config.receipt.point_shop_qr,
-            clock,
+        self.receipts.on_job_end = self.metrics.print_ended
+        capabilities = self.backend.capabilities(
+            CoreParts(
+                self.outbox,
+                self.worker,
+                self.ops,
+                self.receipts,
+                self.status,
+                config.agent.language,
+                clock,
+                config.receipt.point_shop_qr,
+            )
         )
+        self.point_shop = capabilities.point_shop
+        self.point_adjustments = capabilities.point_adjustments
+        self.rewards = capabilities.rewards
+        self.enrolment = self._enrolment(capabilities.enrolment)
         self.sales = SalesService(
             self.outbox,
             self.worker,
             self.members,
+            self.backend.sales,
             self.events,
             store_id=lambda: self.config.agent.store_id,
             language=config.agent.language,
             clock=clock,
         )
-        self.point_adjustments = PointAdjustmentService(self.outbox, self.ops, config.agent.language, clock)
         self.pin = ManagerPin(secret_store, PinGuard(self.db, clock), config.agent.language)
-        self.features = {"identify", "redeem", "reactivate", "print", "point_shop", "sales", "point_adjustments"}
-        if config.enrolment.enabled:
-            self.features.add("enrol")
+        self.features = {*self.backend.features, PRINT}
+        if self.enrolment is None or not config.enrolment.enabled:
+            self.features.discard(ENROL)
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self._refreshed: dict[str, float] = {}
         self.last_scan: dict[str, Any] | None = None
+
+    def _enrolment(self, port: EnrolmentPort | None) -> EnrolmentService | None:
+        if port is None:
+            return None
+
+        def settings() -> EnrolmentSettings:  # read at each call: the settings page may change the store id
+            return EnrolmentSettings.from_config(self.config.enrolment, self.config.agent.store_id)
+
+        return EnrolmentService(
+            port,
+            self.members,
+            self.status,
+            settings,
+            self.config.agent.language,
+            self.members.refusal,
+            clock=self.options.clock,
+            settle_seconds=self.options.enrolment_settle_seconds,
+        )
 
     def _ensure_token(self) -> str:
         token = self.secrets.get(API_TOKEN)
@@ -259,10 +275,10 @@ class Agent:
 
     def set_api_key(self, api_key: str) -> None:
         self.redactor.add_secret(api_key)
-        self.secrets.set(ENGAGE_API_KEY, api_key)
-        self.client.set_api_key(api_key)
+        self.secrets.set(self.vendor.SECRET, api_key)
+        self.backend.set_secret(api_key)
         self.api_key = api_key
-        log.info("the Engage API key was replaced")
+        log.info("the %s credential (%s) was replaced", self.vendor.TITLE, self.vendor.SECRET)
         self.worker.wake()
 
     # ---- live reconfiguration (settings page) ----------------------------------------------------------
@@ -272,26 +288,22 @@ class Agent:
 
     async def save_config(self, new: Config, api_key: str | None = None) -> list[str]:
         """Write ``new`` to the config file, then apply it. Returns the changed keys that need a restart.
-        ``api_key`` replaces the Engage key together with the address (the settings page requires one when
+        ``api_key`` replaces the vendor's credential together with the address (the settings page requires one when
         the address changes, so a PIN holder cannot point the agent, and its key, at their own server)."""
         path = self.settings_file()
-        await asyncio.get_running_loop().run_in_executor(None, write_config, path, new)
-        return await self.apply_config(new, api_key)
+        layers = self.layers.changed_to(new)  # the changed keys only: no drop-in value is copied into the file
+        await asyncio.get_running_loop().run_in_executor(None, write_config, path, layers.main, layers.main_keys)
+        self.layers = layers
+        return await self.apply_config(layers.effective, api_key)
 
     async def apply_config(self, new: Config, api_key: str | None = None) -> list[str]:
         old, self.config = self.config, new
         restart: list[str] = []
         if api_key is not None:
             self.redactor.add_secret(api_key)
-            self.secrets.set(ENGAGE_API_KEY, api_key)
+            self.secrets.set(self.vendor.SECRET, api_key)
             self.api_key = api_key
-        if api_key is not None or (old.engage.base_url, old.agent.store_id, old.agent.till_id) != (
-            new.engage.base_url,
-            new.agent.store_id,
-            new.agent.till_id,
-        ):
-            agent_name = user_agent(new.agent.store_id, new.agent.till_id, new.engage.user_agent_suffix)
-            self.client.reconfigure(new.engage.base_url, agent_name, api_key)
+        if self.backend.reconfigure(new, api_key):
             self.status.mark_unknown()
             self.worker.wake()
         if (old.printer, old.receipt, old.agent.store_id, old.agent.till_id) != (
@@ -336,13 +348,15 @@ class Agent:
 
         self.receipts.notify = print_finished
         self.receipts.start()
-        if not self.client.has_api_key:
-            log.warning("no Engage API key set; run `posplugin secrets set engage-api-key`")
+        if not self.backend.has_credentials:
+            log.warning("no %s credential set; run `posplugin secrets set %s`", self.vendor.TITLE, self.vendor.SECRET)
         self._tasks.append(
             asyncio.create_task(
-                self.status.probe_forever(self.client.probe, self.config.engage.probe_interval), name="engage-probe"
+                self.status.probe_forever(self.backend.probe, self.config.engage.probe_interval), name="loyalty-probe"
             )
         )
+        if self.config.metrics.textfile_path:
+            self._tasks.append(asyncio.create_task(self.metrics.textfile.run_forever(), name="metrics-textfile"))
         self._start_scanner()
         log.info("posplugin %s started on 127.0.0.1:%d", __version__, self.config.agent.port)
 
@@ -350,12 +364,13 @@ class Agent:
         if self._scanner is not None:
             self._scanner.stop()
         await self.worker.drain_in_flight()
-        await self.enrolment.aclose()
+        if self.enrolment is not None:
+            await self.enrolment.aclose()
         self.receipts.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.client.aclose()
+        await self.backend.aclose()
         self.db.close()
 
     async def _redeemed_by_another_op(self, op: Op) -> bool:
@@ -377,7 +392,8 @@ class Agent:
 
     def _op_final(self, op: Op) -> None:
         """Show the member's new vouchers on an open panel. Only when someone is watching, and once per member
-        per few seconds: a queue draining after an outage must not triple its load on Engage."""
+        per few seconds: a queue draining after an outage must not triple its load on the loyalty system."""
+        self.metrics.op_final(op)
         if op.state != CONFIRMED:
             return
         if self.events.subscriber_count == 0:
@@ -427,7 +443,7 @@ class Agent:
         try:
             normalised = self.members.parse(raw)
             self.last_scan = {"raw": raw, "normalised": normalised.value}
-            event["member"] = await self.members.identify(raw)
+            event["member"] = await self.metrics.timed_identify(self.members.identify(raw))
             event["status"] = "ok"
         except AgentError as exc:
             if exc.code == "invalid_code":
@@ -443,12 +459,16 @@ class Agent:
 
     async def health(self) -> dict[str, Any]:
         queue = await self.outbox.counts(self.options.clock())
+        latency = round(self.status.last_latency * 1000, 1) if self.status.last_latency else None
         health: dict[str, Any] = {
             "status": "ok",
             "version": __version__,
             "uptimeSeconds": round(self.options.clock() - self.started_at, 1),
+            "backend": self.backend.name,
+            "loyalty": self.status.state,
+            "loyaltyLatencyMs": latency,
             "engage": self.status.state,
-            "engageLatencyMs": round(self.status.last_latency * 1000, 1) if self.status.last_latency else None,
+            "engageLatencyMs": latency,
             "features": sorted(self.features),
             "queue": queue,
             "printer": {"status": await self.receipts.refresh_status(), "backend": self.config.printer.backend},

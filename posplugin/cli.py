@@ -19,6 +19,7 @@ import platformdirs
 
 from . import __version__
 from .config import Config, ConfigError, config_from_mapping, load_config, replace_section
+from .config_layers import load_layers
 from .paths import APP_NAME, AgentPaths, resolve_paths
 from .printer_target import check_printer_target
 from .secret_store import (
@@ -33,6 +34,8 @@ from .secret_store import (
 )
 
 DEMO_ENGAGE_PORT = 8790
+DEMO_FABRIC_PORT = 8792  # the fabric simulator (control API on port + 1)
+DEMO_FABRIC_PORT = 8792
 DEMO_API_KEY = "demo-key"
 log = logging.getLogger("posplugin")
 
@@ -61,10 +64,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the agent")
     run.add_argument("--config", help="config file (default: $POSPLUGIN_CONFIG or the user config folder)")
 
-    demo = sub.add_parser("demo", help="run the agent on the embedded Engage simulator with a file printer")
-    demo.add_argument("--data-dir", default="demo-data", help="where the demo keeps its data (default ./demo-data)")
+    demo = sub.add_parser("demo", help="run the agent on an embedded loyalty simulator with a file printer")
+    demo.add_argument(
+        "--backend", choices=("engage", "fabric"), default="engage", help="which simulator (default engage)"
+    )
+    demo.add_argument(
+        "--data-dir", default=None, help="where the demo keeps its data (default ./demo-data, ./demo-data-fabric)"
+    )
     demo.add_argument("--port", type=int, default=8765)
     demo.add_argument("--engage-port", type=int, default=DEMO_ENGAGE_PORT)
+    demo.add_argument("--fabric-port", type=int, default=DEMO_FABRIC_PORT)
 
     sim = sub.add_parser("simulator", help="run only the Engage simulator")
     sim.add_argument("--port", type=int, default=DEMO_ENGAGE_PORT)
@@ -117,9 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     health.add_argument("--warn-age", type=float, default=900, help="oldest waiting op, seconds (default 900)")
     health.add_argument("--crit-age", type=float, default=3600, help="oldest waiting op, seconds (default 3600)")
 
-    check = sub.add_parser("config", help="validate a config file")
+    check = sub.add_parser("config", help="validate the config file and its conf.d drop-ins, or show the result")
     check.add_argument("action", choices=("check", "show"))
     check.add_argument("--config")
+    check.add_argument("--origin", action="store_true", help="show: each key's value and the file it comes from")
+    check.add_argument("--json", action="store_true", help="show --origin: as JSON")
 
     args = parser.parse_args(argv)
     try:
@@ -163,29 +174,62 @@ def prepare_server(config_path: Path | None, save_to: Path) -> Any:
     from .log_redaction import configure_logging
     from .web.serve import build_server
 
-    config = load_config(config_path)
+    layers = load_layers(config_path)
+    config = layers.effective
     paths = resolve_paths(config)
     check_printer_target(config, paths, config_path)
     paths.ensure()
     redactor = configure_logging(paths.log_file)
     _require_free_port(config.agent.port)
-    agent = Agent(config, paths, _store(config, paths), redactor, config_path=save_to)
+    agent = Agent(config, paths, _store(config, paths), redactor, config_path=save_to, layers=layers)
     return build_server(agent)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .agent import Agent
-    from .config_file import write_config
     from .log_redaction import configure_logging
-    from .secret_store import ENGAGE_API_KEY
-    from .vendors.engage.simulator import EngageSimulator, SimState, seed_demo_data
     from .web.serve import build_server
 
-    data_dir = Path(args.data_dir).resolve()
+    backend = args.backend
+    data_dir = Path(args.data_dir or ("demo-data" if backend == "engage" else "demo-data-fabric")).resolve()
+    sim_port = args.engage_port if backend == "engage" else args.fabric_port
     _require_free_port(args.port)
-    _require_free_port(args.engage_port)
+    _require_free_port(sim_port)
     config_path = data_dir / "config.toml"
-    # The settings page saves here, so a manager's changes survive a demo restart; ports come from the command.
+    config = _demo_config(config_path, data_dir, args.port, backend, sim_port)
+    paths = resolve_paths(config)
+    paths.ensure()
+    redactor = configure_logging(paths.log_file)
+    secrets = SecretStore(data_dir, {}, backend=FileBackend(paths.secrets_file))
+    simulator, secret_name, secret, tries = _demo_simulator(backend, sim_port)
+    if secrets.get(secret_name) != secret:
+        secrets.set(secret_name, secret)  # stored like a real credential, so doctor and the CLI find it
+    agent = Agent(config, paths, secrets, redactor, config_path=config_path)
+    print(
+        f"\n  posplugin demo {__version__} on the {agent.vendor.TITLE} simulator\n"
+        f"  Cashier panel:      http://127.0.0.1:{args.port}/\n"
+        f"  Settings (manager): http://127.0.0.1:{args.port}/settings (first visit sets the PIN)\n"
+        f"  Health:             http://127.0.0.1:{args.port}/api/v1/health\n"
+        f"  OpenAPI:            http://127.0.0.1:{args.port}/openapi.json\n"
+        f"  {agent.vendor.TITLE} simulator: {simulator.url}\n"
+        f"  API token:          {agent.token}\n"
+        f"  Receipts go to:     {config.printer.file_path}\n"
+        f"  Try a card number:  {tries}\n"
+        f"  Stop with Ctrl-C.\n",
+        flush=True,
+    )
+    try:
+        build_server(agent).run()
+    finally:
+        simulator.stop()
+    return 0
+
+
+def _demo_config(config_path: Path, data_dir: Path, port: int, backend: str, sim_port: int) -> Config:
+    """The demo's config: kept on disk like a real till's (the settings page saves there, and `posplugin doctor
+    --config demo-data/config.toml` checks the demo); the ports and the backend come from the command."""
+    from .config_file import write_config
+
     if config_path.exists():
         config = load_config(config_path)
     else:
@@ -202,39 +246,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
             },
             source=str(config_path),
         )
-    config = replace_section(config, "agent", port=args.port)
-    config = replace_section(config, "engage", base_url=f"http://127.0.0.1:{args.engage_port}")
-    paths = resolve_paths(config)
-    paths.ensure()
+    config = replace_section(config, "agent", port=port)
+    config = replace_section(config, "loyalty", backend=backend)
+    if backend == "engage":
+        config = replace_section(config, "engage", base_url=f"http://127.0.0.1:{sim_port}")
+    else:
+        from .vendors.fabric.simulator import DEMO_LOCATION, FabricState
+
+        sim = f"http://127.0.0.1:{sim_port}"
+        config = replace_section(
+            config,
+            "fabric",
+            base_url=f"{sim}/api",
+            authorization_url=f"{sim}/oauth2/sim",
+            client_id=FabricState().client_id,
+            location=config.fabric.location or DEMO_LOCATION,
+        )
     if not config_path.exists():
-        # On disk from the start, so `posplugin doctor --config demo-data/config.toml` checks this demo.
+        data_dir.mkdir(parents=True, exist_ok=True)
         write_config(config_path, config)
-    redactor = configure_logging(paths.log_file)
-    simulator = EngageSimulator(
-        seed_demo_data(SimState()), api_key=DEMO_API_KEY, port=args.engage_port, control_port=args.engage_port + 1
-    ).start()
-    secrets = SecretStore(data_dir, {}, backend=FileBackend(paths.secrets_file))
-    if secrets.get(ENGAGE_API_KEY) != DEMO_API_KEY:
-        secrets.set(ENGAGE_API_KEY, DEMO_API_KEY)  # stored like a real key, so doctor and the CLI find it
-    agent = Agent(config, paths, secrets, redactor, config_path=config_path)
-    print(
-        f"\n  posplugin demo {__version__}\n"
-        f"  Cashier panel:      http://127.0.0.1:{args.port}/\n"
-        f"  Settings (manager): http://127.0.0.1:{args.port}/settings (first visit sets the PIN)\n"
-        f"  Health:             http://127.0.0.1:{args.port}/api/v1/health\n"
-        f"  OpenAPI:            http://127.0.0.1:{args.port}/openapi.json\n"
-        f"  Engage simulator:   {simulator.url} (control: {simulator.control_url})\n"
-        f"  API token:          {agent.token}\n"
-        f"  Receipts go to:     {config.printer.file_path}\n"
-        f"  Try a card number:  2400000010014 (Åsa Öberg), 1000003 (Märta Lindqvist)\n"
-        f"  Stop with Ctrl-C.\n",
-        flush=True,
-    )
-    try:
-        build_server(agent).run()
-    finally:
-        simulator.stop()
-    return 0
+    return config
+
+
+def _demo_simulator(backend: str, port: int) -> tuple[Any, str, str, str]:
+    """(the running simulator, the secret's name, its value, what to scan)."""
+    if backend == "engage":
+        from .secret_store import ENGAGE_API_KEY
+        from .vendors.engage.simulator import EngageSimulator, SimState, seed_demo_data
+
+        engage = EngageSimulator(seed_demo_data(SimState()), api_key=DEMO_API_KEY, port=port, control_port=port + 1)
+        return engage.start(), ENGAGE_API_KEY, DEMO_API_KEY, "2400000010014 (Åsa Öberg), 1000003 (Märta Lindqvist)"
+    from .secret_store import FABRIC_CLIENT_SECRET
+    from .vendors.fabric.simulator import FabricSimulator, FabricState
+    from .vendors.fabric.simulator import seed_demo_data as seed_fabric
+
+    state = seed_fabric(FabricState())
+    fabric = FabricSimulator(state, port=port, control_port=port + 1).start()
+    return fabric, FABRIC_CLIENT_SECRET, state.client_secret, "8800000000011 (Anna Lind), 8800000000029 (Erik Berg)"
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
@@ -391,9 +439,9 @@ def cmd_points(args: argparse.Namespace) -> int:
     import csv
     import hashlib
 
-    from .point_adjustments import ImportReport, import_rows, parse_csv
     from .secret_store import ENGAGE_API_KEY
     from .vendors.engage import EngageClient, user_agent
+    from .vendors.engage.point_adjustments import ImportReport, import_rows, parse_csv
 
     config = _load(args)
     source = Path(args.csv_file)
@@ -519,10 +567,17 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    config = _load(args)
-    check_printer_target(config, resolve_paths(config), Path(config.source) if config.source != "<defaults>" else None)
+    from .config_show import check_lines, origin_json, origin_lines
+
+    path = Path(args.config) if args.config else default_config_path()
+    layers = load_layers(path)
+    config = layers.effective
+    check_printer_target(config, resolve_paths(config), path)
     if args.action == "check":
-        print(f"{config.source}: ok")
+        print("\n".join(check_lines(layers)))
+        return 0
+    if args.origin:
+        print(json.dumps(origin_json(layers), indent=2, ensure_ascii=False) if args.json else origin_lines(layers))
         return 0
     print(json.dumps(dataclasses.asdict(config), indent=2, ensure_ascii=False))
     return 0

@@ -1,4 +1,4 @@
-"""Typed configuration loaded from a TOML file.
+"""Typed configuration loaded from a TOML file (and the drop-ins beside it, see ``config_layers``).
 
 Every key has a default, so an empty file is a valid config. Unknown keys, wrong types and bad values stop
 start-up with one line naming the file and the key: a typo in a till's config must not be silently ignored.
@@ -8,7 +8,7 @@ Secrets (API key, API token, PIN hash) are deliberately *not* config keys; see `
 from __future__ import annotations
 
 import dataclasses
-import tomllib
+import os
 import types
 import typing
 import unicodedata
@@ -132,6 +132,35 @@ class EngageConfig:
     cashier_deadline: float = field(default=2.5, metadata=_check(_positive, "must be > 0 seconds"))
     breaker_failures: int = field(default=3, metadata=_check(lambda v: v >= 1, "must be >= 1"))
     probe_interval: float = field(default=10.0, metadata=_check(_positive, "must be > 0 seconds"))
+
+
+BACKENDS = ("engage", "fabric")
+
+
+@dataclass(frozen=True)
+class LoyaltyConfig:
+    # Which loyalty system this till talks to; its section ([engage] or [fabric]) says where and how.
+    backend: str = field(default="engage", metadata=_check(lambda v: v in BACKENDS, f"must be one of {BACKENDS}"))
+
+
+@dataclass(frozen=True)
+class FabricConfig:
+    base_url: str = field(
+        default="http://127.0.0.1:8792/api",
+        metadata=_check(_engage_url, "must be an https:// URL (http:// only for 127.0.0.1/localhost)"),
+    )
+    authorization_url: str = field(
+        default="http://127.0.0.1:8792/oauth2/default",
+        metadata=_check(_engage_url, "must be an https:// URL (http:// only for 127.0.0.1/localhost)"),
+    )
+    client_id: str = field(default="", metadata=_check(_label(200), LABEL_RULE.format(n=200)))
+    # The store's entityReference / locationExternalReference in fabric.
+    location: str = field(default="", metadata=_check(_label(100), LABEL_RULE.format(n=100)))
+    connect_timeout: float = field(default=3.0, metadata=_check(_positive, "must be > 0 seconds"))
+    read_timeout: float = field(default=10.0, metadata=_check(_positive, "must be > 0 seconds"))
+    long_read_timeout: float = field(
+        default=75.0, metadata=_check(lambda v: v >= 60, "must be >= 60 seconds (as for Engage's redeem)")
+    )
 
 
 @dataclass(frozen=True)
@@ -284,16 +313,37 @@ class EnrolmentConfig:
     )
 
 
+def _textfile_path(value: Any) -> bool:
+    """Unset, or an absolute path (of this machine's kind) to a ``.prom`` file: the textfile collectors read
+    only that suffix, and a relative path would depend on the service's working folder."""
+    text = str(value)
+    if not text:
+        return True
+    return os.path.isabs(text) and text.endswith(".prom") and _label(1024)(text)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    # For node_exporter's / windows_exporter's textfile collector; unset (the default) writes nothing.
+    textfile_path: str = field(
+        default="", metadata=_check(_textfile_path, "must be empty or an absolute path to a file ending in .prom")
+    )
+    textfile_interval: float = field(default=15.0, metadata=_check(lambda v: 1 <= v <= 3600, "must be 1-3600 seconds"))
+
+
 @dataclass(frozen=True)
 class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
+    loyalty: LoyaltyConfig = field(default_factory=LoyaltyConfig)
     engage: EngageConfig = field(default_factory=EngageConfig)
+    fabric: FabricConfig = field(default_factory=FabricConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
     printer: PrinterConfig = field(default_factory=PrinterConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     receipt: ReceiptConfig = field(default_factory=ReceiptConfig)
     enrolment: EnrolmentConfig = field(default_factory=EnrolmentConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = field(default="<defaults>", compare=False)
 
 
@@ -303,18 +353,11 @@ SECTIONS: dict[str, type[Any]] = {
 
 
 def load_config(path: Path | None) -> Config:
-    """Read and validate ``path``; ``None`` gives the defaults."""
-    if path is None:
-        return Config()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return config_from_mapping(raw, source=str(path))
+    """Read and validate ``path`` and the drop-ins in the ``conf.d`` folder beside it (``config_layers``);
+    ``None`` gives the defaults."""
+    from .config_layers import load_layers  # that module builds on this one
+
+    return load_layers(path).effective
 
 
 def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> Config:

@@ -4,6 +4,8 @@ Only keys that differ from the defaults are written (``config.example.toml`` lis
 short and a default changed in a later version reaches tills that never touched that key. The file is written to
 a temporary file in the same folder, flushed to disk and renamed over the old one: a power cut leaves either the
 old or the new config, never half of one. The text is read back through the loader before it replaces anything.
+Only this main file is ever written: the drop-ins in ``conf.d`` beside it belong to configuration management
+(``config_layers``), and the settings page never copies their values here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import tempfile
 import tomllib
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,25 +26,35 @@ HEADER = (
     "# posplugin configuration, last written by the settings page on {when}.\n"
     "# Only keys that differ from the defaults are listed; config.example.toml shows every key.\n"
     "# The previous version of this file is kept beside it as {backup}.\n"
+    "# Keys set by the drop-ins in conf.d/*.toml beside this file override it; they are changed there.\n"
 )
 
 
-def dump_config(config: Config, *, written_at: datetime | None = None, backup_name: str = "config.toml.bak") -> str:
+def dump_config(
+    config: Config,
+    *,
+    written_at: datetime | None = None,
+    backup_name: str = "config.toml.bak",
+    keep: Collection[tuple[str, str]] = (),
+) -> str:
+    """The config as TOML: the keys that differ from the defaults, and the ``keep`` keys (``(section, key)``) the
+    file already set, even to a default value: what IT wrote stays written."""
     when = (written_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     lines = [HEADER.format(when=when, backup=backup_name)]
     defaults = Config()
     for section in SECTIONS:
         current = dataclasses.asdict(getattr(config, section))
         default = dataclasses.asdict(getattr(defaults, section))
-        changed = {key: value for key, value in current.items() if value != default[key]}
+        changed = {key: value for key, value in current.items() if value != default[key] or (section, key) in keep}
         if not changed:
             continue
         lines.append(f"\n[{section}]\n")
-        lines.extend(f"{key} = {_toml_value(value)}\n" for key, value in changed.items())
+        lines.extend(f"{key} = {toml_value(value)}\n" for key, value in changed.items())
     return "".join(lines)
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """One config value as TOML (also what `posplugin config show --origin` prints)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -49,9 +62,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return _toml_string(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, dict):  # a table inside a section (the enrolment's consents), as an inline table
-        return "{" + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")  # pragma: no cover - config has no such keys
 
 
@@ -68,10 +81,10 @@ def _toml_string(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def write_config(path: Path, config: Config) -> Path | None:
+def write_config(path: Path, config: Config, keep: Collection[tuple[str, str]] = ()) -> Path | None:
     """Write ``config`` to ``path`` atomically; returns the backup made of the previous file (if there was one)."""
     backup = path.with_name(path.name + ".bak")
-    text = dump_config(config, backup_name=backup.name)
+    text = dump_config(config, backup_name=backup.name, keep=keep)
     reread = config_from_mapping(tomllib.loads(text), source=str(path))
     if dataclasses.replace(reread, source=config.source) != config:
         raise ConfigError(f"{path}: the written config would not read back the same; nothing was changed")

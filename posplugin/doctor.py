@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .backends import vendor
 from .config import Config
 from .database import DatabaseError, open_connection, schema_version
+from .loyalty.errors import LoyaltyAuthError, LoyaltyError
 from .paths import AgentPaths
-from .secret_store import API_TOKEN, ENGAGE_API_KEY, SecretStore, SecretStoreError
-from .vendors.engage import EngageAuthError, EngageClient, EngageError, EngageTimeouts, user_agent
+from .secret_store import API_TOKEN, SecretStore, SecretStoreError
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ def run_checks(config: Config, paths: AgentPaths, secrets: SecretStore, print_te
     checks.append(_check_data(paths))
     checks.append(_check_queue(paths))
     checks.append(_check_agent(config))
-    checks.extend(_check_secrets(secrets))
-    checks.append(asyncio.run(_check_engage(config, secrets)))
+    checks.extend(_check_secrets(config, secrets))
+    checks.append(asyncio.run(_check_loyalty(config, secrets)))
     checks.append(_check_printer(config, paths))
     if print_test:
         checks.append(test_print(config, paths))
@@ -134,14 +135,18 @@ def _check_agent(config: Config) -> Check:
     if health is None:
         return Check("agent", True, f"not answering on 127.0.0.1:{config.agent.port} (not started?)")
     return Check(
-        "agent", True, f"{health.get('version')} up {health.get('uptimeSeconds')} s, Engage {health.get('engage')}"
+        "agent",
+        True,
+        f"{health.get('version')} up {health.get('uptimeSeconds')} s,"
+        f" {health.get('backend', 'engage')} {health.get('loyalty', health.get('engage'))}",
     )
 
 
-def _check_secrets(secrets: SecretStore) -> list[Check]:
+def _check_secrets(config: Config, secrets: SecretStore) -> list[Check]:
     results = []
+    credential = vendor(config.loyalty.backend).SECRET
     for name, fix in (
-        (ENGAGE_API_KEY, "posplugin secrets set engage-api-key < keyfile"),
+        (credential, f"posplugin secrets set {credential} < keyfile"),
         (API_TOKEN, "start the agent once (it creates a token) or: posplugin secrets set api-token"),
     ):
         try:
@@ -154,28 +159,26 @@ def _check_secrets(secrets: SecretStore) -> list[Check]:
     return results
 
 
-async def _check_engage(config: Config, secrets: SecretStore) -> Check:
+async def _check_loyalty(config: Config, secrets: SecretStore) -> Check:
+    name = config.loyalty.backend
+    module = vendor(name)
+    address = getattr(config, name).base_url
     try:
-        key = secrets.get(ENGAGE_API_KEY)
+        key = secrets.get(module.SECRET)
     except SecretStoreError:
         key = None
-    timeouts = EngageTimeouts(config.engage.connect_timeout, min(config.engage.read_timeout, 10.0))
-    agent = user_agent(config.agent.store_id, config.agent.till_id, config.engage.user_agent_suffix)
-    async with EngageClient(config.engage.base_url, key, agent=agent, timeouts=timeouts) as client:
-        try:
-            latency = await client.probe()
-        except EngageAuthError:
-            return Check(
-                "engage",
-                False,
-                f"{config.engage.base_url} refused the API key",
-                "set the right key: posplugin secrets set engage-api-key",
-            )
-        except EngageError as exc:
-            return Check(
-                "engage", False, f"{config.engage.base_url}: {exc}", "check the network, proxy and [engage] base_url"
-            )
-    return Check("engage", True, f"{config.engage.base_url} answered in {latency * 1000:.0f} ms")
+    try:
+        latency = await module.probe_once(config, key)
+    except LoyaltyAuthError:
+        return Check(
+            name,
+            False,
+            f"{address} refused the credentials",
+            f"set the right one: posplugin secrets set {module.SECRET}",
+        )
+    except LoyaltyError as exc:
+        return Check(name, False, f"{address}: {exc}", f"check the network, proxy and [{name}] base_url")
+    return Check(name, True, f"{address} answered in {latency * 1000:.0f} ms")
 
 
 def _check_printer(config: Config, paths: AgentPaths) -> Check:

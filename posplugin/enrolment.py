@@ -128,6 +128,7 @@ class EnrolmentService:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        settle_seconds: float | None = None,
     ) -> None:
         self._port = port
         self._views = views
@@ -138,6 +139,7 @@ class EnrolmentService:
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
+        self._settle = settle_seconds  # None: the port's own (a test seam, with a simulator's short limit)
         self._salt = secrets.token_bytes(16)  # digests of personal data that mean nothing outside this process
         self._runs: dict[str, _Run] = {}
         self._history: dict[str, _History] = {}
@@ -145,6 +147,11 @@ class EnrolmentService:
         self._tasks: set[asyncio.Task[Outcome]] = set()
 
     # ---- what the panel asks -------------------------------------------------------------------------
+
+    @staticmethod
+    def unavailable_form() -> dict[str, Any]:
+        """The form of a loyalty backend that cannot enrol at the till: nothing to ask."""
+        return {"enabled": False, "identifiers": list(IDENTIFIER_KINDS), "questions": []}
 
     def form(self) -> dict[str, Any]:
         settings = self._settings()
@@ -174,7 +181,9 @@ class EnrolmentService:
             if self._status.is_offline:
                 log.info("enrol by %s: enrolment_offline", kind)
                 raise self._error(503, "enrolment_offline")
-            run = _Run(digest, self._spawn(self._enrol_once(member, digest)), self._monotonic())
+            run = _Run(
+                digest, self._spawn(self._enrol_once(member, digest, settings.store_external_id)), self._monotonic()
+            )
             if op_id:
                 self._runs[op_id] = run
         deadline = self._monotonic() + settings.deadline
@@ -196,7 +205,7 @@ class EnrolmentService:
 
     # ---- one enrolment ---------------------------------------------------------------------------------
 
-    async def _enrol_once(self, member: NewMember, digest: str) -> Outcome:
+    async def _enrol_once(self, member: NewMember, digest: str, store: str) -> Outcome:
         key = self._key(member.identifier)
         async with self._locks.hold(key):
             history = self._history.get(key)
@@ -204,11 +213,11 @@ class EnrolmentService:
                 return history.outcome  # the same request again (a double tap without an opId)
             if history is None:
                 history = self._history[key] = _History(self._monotonic())
-            outcome = await self._attempt(member, digest, history)
+            outcome = await self._attempt(member, digest, history, store)
             history.at, history.digest, history.outcome, history.unanswered = self._monotonic(), digest, outcome, None
             return outcome
 
-    async def _attempt(self, member: NewMember, digest: str, history: _History) -> Outcome:
+    async def _attempt(self, member: NewMember, digest: str, history: _History, store: str) -> Outcome:
         identifier = member.identifier
         found = await self._find(identifier, reconciling=history.unanswered is not None)
         if found is not None:
@@ -216,7 +225,7 @@ class EnrolmentService:
         for creates in range(1, CREATES_PER_ENROLMENT + 1):
             sent_at = self._monotonic()
             try:
-                enrolled = await self._port.create(member)
+                enrolled = await self._port.create(member, store)
             except IdentifierTaken:  # another till enrolled the identifier between our lookup and our create
                 self._status.record_success()
                 found = await self._find(identifier, reconciling=True)
@@ -245,7 +254,8 @@ class EnrolmentService:
         found = await self._find(identifier, reconciling=True)
         if found is not None:
             return found
-        wait = sent_at + self._port.settle_seconds - self._monotonic()
+        settle = self._settle if self._settle is not None else self._port.settle_seconds
+        wait = sent_at + settle - self._monotonic()
         if wait > 0:
             await self._sleep(wait)
             found = await self._find(identifier, reconciling=True)

@@ -32,8 +32,8 @@ def assess(health: Mapping[str, Any], thresholds: Thresholds | None = None) -> t
         problems.append((2, f"oldest waiting op is {age / 60:.0f} min old"))
     elif age >= limits.warn_age:
         problems.append((1, f"oldest waiting op is {age / 60:.0f} min old"))
-    if health.get("engage") == "offline":
-        problems.append((1, "Engage is offline"))
+    if health.get("loyalty", health.get("engage")) == "offline":
+        problems.append((1, f"the loyalty system ({health.get('backend', 'engage')}) is offline"))
     printer = (health.get("printer") or {}).get("status")
     if printer not in PRINTER_FINE:
         problems.append((1, f"printer {printer}"))

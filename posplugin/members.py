@@ -1,50 +1,43 @@
 """Identify members and build the member view the cashier panel and the POS show.
 
-The view merges contact, point accounts and available vouchers, fetched concurrently. When a card was seen
-before, its contactId is known locally and the card lookup runs alongside the three fetches instead of before
-them, so a returning member costs one Engage round trip instead of two. Engage slow or down: the cached view
-is served with ``source: "cache"`` and its age.
+The view comes from the backend's member directory (``loyalty.ports.MemberDirectory``). When a card was seen
+before, its member id is known locally and the card lookup runs alongside the view's fetches instead of before
+them, so a returning member costs one round trip instead of two. The loyalty system slow or down: the cached
+view is served with ``source: "cache"`` and its age.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from .errors import AgentError
 from .events import EventBus
-from .loyalty.errors import LoyaltyError
-from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
+from .loyalty.errors import (
+    TRANSPORT_FAILURES,
+    LoyaltyAuthError,
+    LoyaltyCongested,
+    LoyaltyError,
+    LoyaltyHTTPError,
+    LoyaltyNoAnswer,
+    MemberNotFound,
+    MultipleMembers,
+)
+from .loyalty.ports import MemberDirectory, MemberIds
+from .loyalty.status import LoyaltyStatus
 from .member_cache import MemberCache
 from .scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
-from .texts import message, readable_description, scan_problem
-from .timestamps import iso
-from .vendors.engage import (
-    Contact,
-    EngageAuthError,
-    EngageBusy,
-    EngageClient,
-    EngageError,
-    EngageHTTPError,
-    EngageNoAnswer,
-    Money,
-    PointAccount,
-    PointTransaction,
-    Voucher,
-)
-from .vendors.engage.ids import checked_guid
+from .texts import message, scan_problem
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-NOT_FOUND_CODES = {"ContactNotFound", "InvalidContactId", "InvalidContact"}
 # Keys the cashier may search by explicitly (typed, not scanned): personal data, so never logged or cached.
 SEARCH_KEYS = ("email", "mobilePhone")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -53,7 +46,7 @@ _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 
 
 def search_value(key: str, raw: str) -> str | None:
-    """A typed e-mail address or phone number as Engage expects it, or None when it cannot be one."""
+    """A typed e-mail address or phone number as the loyalty system expects it, or None when it cannot be one."""
     value = raw.strip()
     if key == "email":
         return value.lower() if len(value) <= 254 and _EMAIL.match(value) else None
@@ -63,63 +56,8 @@ def search_value(key: str, raw: str) -> str | None:
     return phone if _PHONE.match(phone) else None
 
 
-TX_FILTERS = {"all": "All", "active": "Active", "pending": "Pending"}
-
-
-def number(value: Decimal) -> int | float:
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def money_json(value: Money | None) -> dict[str, Any] | None:
-    return {"amount": number(value.amount), "currency": value.currency} if value else None
-
-
-def voucher_json(v: Voucher) -> dict[str, Any]:
-    """A voucher as the member view (and a voucher receipt) shows it."""
-    return {
-        "id": v.id,
-        "voucherNumber": v.voucher_number,
-        "name": v.name,
-        "value": money_json(v.value),
-        "localValues": [money_json(m) for m in v.local_values],
-        "expiresOn": iso(v.expires_on),
-        "points": number(v.points) if v.points is not None else None,
-    }
-
-
-def build_view(
-    contact: Contact, accounts: Sequence[PointAccount], vouchers: Sequence[Voucher], now: float
-) -> dict[str, Any]:
-    return {
-        "contact": {
-            "id": contact.id,
-            "firstName": contact.first_name,
-            "lastName": contact.last_name,
-            "memberNumber": contact.member_number,
-        },
-        "points": {
-            "balance": number(sum((a.balance for a in accounts), Decimal(0))),
-            "pending": number(sum((a.pending_points for a in accounts), Decimal(0))),
-            "accounts": [
-                {
-                    "id": a.id,
-                    "definitionId": a.definition_id,
-                    "balance": number(a.balance),
-                    "pendingPoints": number(a.pending_points),
-                    "balanceExpires": iso(a.balance_expires),
-                }
-                for a in sorted(accounts, key=lambda a: a.definition_id)
-            ],
-        },
-        "vouchers": [voucher_json(v) for v in vouchers if not v.redeemed],
-        "source": "live",
-        "fetchedAt": iso(now),
-    }
-
-
 @dataclass(frozen=True)
 class MemberSettings:
-    lookup_keys: tuple[str, ...]
     scan_rules: ScanRules
     cashier_deadline: float
     language: str
@@ -129,14 +67,16 @@ class MemberSettings:
 class MemberService:
     def __init__(
         self,
-        client: EngageClient,
+        directory: MemberDirectory,
+        ids: MemberIds,
         cache: MemberCache,
         status: LoyaltyStatus,
         events: EventBus,
         settings: MemberSettings,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.client = client
+        self.directory = directory
+        self.ids = ids
         self.cache = cache
         self.status = status
         self.events = events
@@ -151,7 +91,7 @@ class MemberService:
 
     def parse(self, raw: str) -> ScanCode:
         try:
-            return parse_scan(raw, self.settings.scan_rules)
+            return parse_scan(raw, dataclasses.replace(self.settings.scan_rules, is_member_id=self.ids.is_member_id))
         except InvalidCode as exc:
             raise AgentError(
                 422,
@@ -178,16 +118,16 @@ class MemberService:
         if value is None:
             raise self._error(422, f"invalid_{key}" if key in SEARCH_KEYS else "invalid_request")
         if self.status.is_offline:
-            raise self._error(503, "engage_offline_search")
+            raise self._error(503, "loyalty_offline_search")
         try:
             contact_id = await self.lookup_contact_id(value, (key,), not_found="member_not_found_search")
             view = await self._fetch_view(contact_id, code=None)
         except AgentError as exc:
             log.info("search by %s: %s", key, exc.code)
             raise
-        except EngageError:
-            log.info("search by %s: Engage not answering", key)
-            raise self._error(503, "engage_offline_search") from None
+        except LoyaltyError:
+            log.info("search by %s: the loyalty system is not answering", key)
+            raise self._error(503, "loyalty_offline_search") from None
         log.info("search by %s: member %s", key, contact_id)
         return view
 
@@ -195,7 +135,9 @@ class MemberService:
         if code.is_contact_id:
             return await self.member(code.value)
         if self.status.is_offline:
-            return await self._from_cache_or_fail(await self.cache.contact_for_code(code.value), EngageError("offline"))
+            return await self._from_cache_or_fail(
+                await self.cache.contact_for_code(code.value), LoyaltyError("offline")
+            )
         # The card lookup goes on the wire first; the local lookup of a remembered contactId overlaps it.
         lookup = asyncio.create_task(self._bounded(self.lookup_contact_id(code.value)))
         try:
@@ -207,9 +149,9 @@ class MemberService:
         return await self._answer(live, known_id)
 
     async def member(self, contact_id: str) -> dict[str, Any]:
-        contact_id = checked_guid(contact_id, "contactId", self.settings.language)
+        contact_id = self.ids.member(contact_id, self.settings.language)
         if self.status.is_offline:
-            return await self._from_cache_or_fail(contact_id, EngageError("offline"))
+            return await self._from_cache_or_fail(contact_id, LoyaltyError("offline"))
         live = asyncio.create_task(self._bounded(self._fetch_view(contact_id, code=None)))
         return await self._answer(live, contact_id)
 
@@ -220,7 +162,9 @@ class MemberService:
         try:
             return await asyncio.wait_for(work, self.settings.engage_deadline)
         except TimeoutError:
-            exc = EngageNoAnswer(f"Engage did not finish answering within {self.settings.engage_deadline:g} s")
+            exc = LoyaltyNoAnswer(
+                f"the loyalty system did not finish answering within {self.settings.engage_deadline:g} s"
+            )
             self.status.record_failure(exc)
             raise exc from None
 
@@ -239,7 +183,7 @@ class MemberService:
             return await live
         except AgentError:
             raise
-        except EngageError as exc:
+        except LoyaltyError as exc:
             return await self._from_cache_or_fail(known_id, exc)
 
     def _announce_late(self, task: asyncio.Task[dict[str, Any]]) -> None:
@@ -269,46 +213,37 @@ class MemberService:
     async def lookup_contact_id(
         self, value: str, keys: tuple[str, ...] | None = None, not_found: str = "member_not_found"
     ) -> str:
-        """The contactId for a scanned code, trying the given (else the configured) lookup keys in order."""
-        for key in keys or self.settings.lookup_keys:
+        """The member id for a scanned code, trying the given (else the vendor's) lookup keys in order."""
+        for key in keys or self.directory.lookup_keys:
             try:
-                contact_id = await self.client.find_contact_id(key, value)
-            except EngageHTTPError as exc:
+                contact_id = await self.directory.find(value, key)
+            except MultipleMembers:
+                self.status.record_success()
+                raise self._error(409, "multiple_members") from None
+            except LoyaltyError as exc:
                 self._note(exc)
-                if exc.status == 409:
-                    raise self._error(409, "multiple_members") from None
-                if exc.status in (400, 404):
-                    continue  # not found under this key, or the code does not fit its format
-                raise self._translate(exc) from None
-            except EngageError as exc:
-                self._note(exc)
+                translated = self._translate(exc)
+                if isinstance(translated, AgentError):
+                    raise translated from None
                 raise
             self.status.record_success()
-            return contact_id
+            if contact_id is not None:
+                return contact_id
         raise self._error(404, not_found)
 
     async def _fetch_view(self, contact_id: str, code: str | None) -> dict[str, Any]:
-        results = await asyncio.gather(
-            self.client.get_contact(contact_id),
-            self.client.get_point_accounts(contact_id),
-            self.client.list_all_vouchers(contact_id, "available"),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                if not isinstance(result, EngageError):
-                    raise result
-                self._note(result)
-                if isinstance(result, EngageHTTPError) and result.code in NOT_FOUND_CODES:
-                    raise self._error(404, "member_not_found") from None
-                raise self._translate(result) from None
-        contact, accounts, vouchers = results
-        assert isinstance(contact, Contact) and isinstance(accounts, list) and isinstance(vouchers, list)
+        try:
+            view = await self.directory.view(contact_id, self._clock())
+        except MemberNotFound:
+            self.status.record_success()
+            raise self._error(404, "member_not_found") from None
+        except LoyaltyError as exc:
+            self._note(exc)
+            raise self._translate(exc) from None
         self.status.record_success()
-        view = build_view(contact, accounts, vouchers, self._clock())
         # Off the answer's path: the write (an fsync) is queued on the database thread before any later read,
         # so an offline scan right after still finds it.
-        self._in_background(self.cache.put(contact.id, view, code))
+        self._in_background(self.cache.put(view["contact"]["id"], view, code))
         return view
 
     def announce(self, view: dict[str, Any]) -> None:
@@ -321,35 +256,35 @@ class MemberService:
         self._background.add(task)
         task.add_done_callback(self._finish_background)
 
-    def _note(self, exc: EngageError) -> None:
-        if isinstance(exc, EngageBusy):
+    def _note(self, exc: LoyaltyError) -> None:
+        if isinstance(exc, LoyaltyCongested):
             return
         if isinstance(exc, TRANSPORT_FAILURES):
             self.status.record_failure(exc)
         else:
             self.status.record_success()
 
-    def _translate(self, exc: EngageError) -> EngageError | AgentError:
-        if isinstance(exc, EngageAuthError):
-            return self._error(502, "engage_auth")
-        if isinstance(exc, (*TRANSPORT_FAILURES, EngageBusy)):
+    def _translate(self, exc: LoyaltyError) -> LoyaltyError | AgentError:
+        if isinstance(exc, LoyaltyAuthError):
+            return self._error(502, "loyalty_auth")
+        if isinstance(exc, (*TRANSPORT_FAILURES, LoyaltyCongested)):
             return exc  # the caller falls back to the cache
-        return self._error(502, "engage_error")
+        return self._error(502, "loyalty_error")
 
     def refusal(self, exc: LoyaltyError) -> AgentError:
-        """The public error for Engage refusing a request, for a service with no cached answer to fall back on
-        (enrolment): the codes stay defined here."""
-        translated = self._translate(exc) if isinstance(exc, EngageError) else exc
-        return translated if isinstance(translated, AgentError) else self._error(502, "engage_error")
+        """The public error for the loyalty system refusing a request, for a service with no cached answer to
+        fall back on (enrolment): the codes stay defined here."""
+        translated = self._translate(exc)
+        return translated if isinstance(translated, AgentError) else self._error(502, "loyalty_error")
 
-    async def _from_cache_or_fail(self, contact_id: str | None, exc: EngageError) -> dict[str, Any]:
+    async def _from_cache_or_fail(self, contact_id: str | None, exc: LoyaltyError) -> dict[str, Any]:
         cached = await self.cache.get(contact_id) if contact_id else None
         if cached is None:
-            if isinstance(exc, EngageBusy) and not self.status.is_offline:
-                raise self._error(503, "engage_busy") from None
+            if isinstance(exc, LoyaltyCongested) and not self.status.is_offline:
+                raise self._error(503, "loyalty_busy") from None
             if isinstance(exc, TRANSPORT_FAILURES) or self.status.is_offline:
-                raise self._error(503, "engage_offline") from None
-            raise self._error(502, "engage_error") from None
+                raise self._error(503, "loyalty_offline") from None
+            raise self._error(502, "loyalty_error") from None
         return self._cached_view(cached.view, cached.fetched_at, "offline" if self.status.is_offline else "error")
 
     def _cached_view(self, view: dict[str, Any], fetched_at: float, reason: str) -> dict[str, Any]:
@@ -364,40 +299,22 @@ class MemberService:
     async def point_transactions(
         self, contact_id: str, filter_: str, offset: int, count: int, account_id: str | None
     ) -> dict[str, Any]:
-        contact_id = checked_guid(contact_id, "contactId", self.settings.language)
-        wanted = TX_FILTERS.get(filter_)
-        if wanted is None:
+        contact_id = self.ids.member(contact_id, self.settings.language)
+        if filter_ not in ("all", "active", "pending"):
             raise AgentError(422, "invalid_request", "filter must be all, active or pending")
         if self.status.is_offline:
-            raise self._error(503, "engage_offline")
+            raise self._error(503, "loyalty_offline")
         try:
-            if account_id is None:
-                accounts = await self.client.get_point_accounts(contact_id)
-                if not accounts:
-                    return {"items": [], "totalCount": 0}
-                account_id = min(accounts, key=lambda a: a.definition_id).id
-            page = await self.client.get_point_transactions(
-                account_id, filter=wanted, offset=offset, count=count, sort_order="Desc"
+            page = await self.directory.point_transactions(
+                contact_id, filter_, offset, count, account_id, self.settings.language
             )
-        except EngageError as exc:
+        except MemberNotFound:
+            raise self._error(404, "not_found") from None
+        except LoyaltyError as exc:
             self._note(exc)
-            if isinstance(exc, EngageHTTPError) and exc.status == 404:
+            if isinstance(exc, LoyaltyHTTPError) and exc.status == 404:
                 raise self._error(404, "not_found") from None
             translated = self._translate(exc)
-            raise (translated if isinstance(translated, AgentError) else self._error(503, "engage_offline")) from None
+            raise (translated if isinstance(translated, AgentError) else self._error(503, "loyalty_offline")) from None
         self.status.record_success()
-        return {"items": [self._tx_json(t) for t in page.items], "totalCount": page.total_count}
-
-    def _tx_json(self, tx: PointTransaction) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        return {
-            "id": tx.id,
-            "amount": number(tx.amount),
-            "type": tx.type,
-            "description": readable_description(tx.description, self.settings.language),
-            "source": tx.source,
-            "transactionDate": iso(tx.transaction_date),
-            "validFrom": iso(tx.valid_from),
-            "validTo": iso(tx.valid_to),
-            "pending": tx.valid_from is not None and tx.valid_from > now,
-        }
+        return page

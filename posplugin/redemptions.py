@@ -2,13 +2,13 @@
 answer honestly — done, rejected, or queued while the outbox carries on (through ``OpService``, which every
 kind shares).
 
-Engage's redeem and reactivate calls carry no contact, so the agent is the only place that can check that the
-voucher belongs to the member at the till: before capture it must be in that contact's own lists (live; from the
-cached view when Engage cannot be asked).
+The vendor's redeem and reactivate calls (Engage's) carry no contact, so the agent is the only place that can
+check that the voucher belongs to the member at the till: before capture it must be in that contact's own lists
+(live; from the cached view when the vendor cannot be asked).
 
-Offline (Engage known unreachable) a redemption is accepted as ``queued`` only within limits: the voucher was
-seen online in a cached member view that is recent enough and not expired, the till has fewer than N offline
-operations waiting, and Engage has not been away longer than the configured hours.
+Offline (the loyalty system known unreachable) a redemption is accepted as ``queued`` only within limits: the
+voucher was seen online in a cached member view that is recent enough and not expired, the till has fewer than N offline
+operations waiting, and the loyalty system has not been away longer than the configured hours.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from typing import Any
 
 from .config import OfflineConfig
 from .errors import AgentError
+from .loyalty.errors import TRANSPORT_FAILURES, LoyaltyError, MemberNotFound
 from .loyalty.kinds import VOUCHER_REACTIVATE, VOUCHER_REDEEM
-from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
+from .loyalty.ports import MemberIds, VoucherLists
+from .loyalty.status import LoyaltyStatus
 from .member_cache import MemberCache
 from .ops import OpService, checked_op_id
 from .outbox.model import CONFIRMED, REJECTED
 from .outbox.store import TargetBusy
 from .texts import message
-from .vendors.engage import EngageClient, EngageError, EngageHTTPError
-from .vendors.engage.ids import checked_guid
 
 log = logging.getLogger(__name__)
 # Which of the contact's voucher lists prove ownership, most likely first: one round trip in the usual case.
@@ -59,9 +59,11 @@ class RedemptionService:
         limits: Callable[[], OfflineLimits],
         language: str,
         clock: Callable[[], float],
-        client: EngageClient,
+        vouchers: VoucherLists,
+        ids: MemberIds,
     ) -> None:
-        self.client = client
+        self.vouchers = vouchers
+        self.ids = ids
         self.ops = ops
         self.store = ops.store
         self.cache = cache
@@ -79,7 +81,11 @@ class RedemptionService:
         return await self._submit(VOUCHER_REACTIVATE, voucher_id, contact_id, op_id)
 
     def _validate(self, voucher_id: str, contact_id: str, op_id: str | None) -> tuple[str, str, str]:
-        return checked_guid(voucher_id, "voucherId"), checked_guid(contact_id, "contactId"), checked_op_id(op_id)
+        return (
+            self.ids.voucher(voucher_id, self.language),
+            self.ids.member(contact_id, self.language),
+            checked_op_id(op_id),
+        )
 
     async def _submit(self, kind: str, voucher_id: str, contact_id: str, op_id: str | None) -> dict[str, Any]:
         voucher_id, contact_id, op_id = self._validate(voucher_id, contact_id, op_id)
@@ -133,21 +139,22 @@ class RedemptionService:
         try:
             async with asyncio.timeout(self.limits().cashier_wait):
                 for which in OWNER_LISTS[kind]:
-                    vouchers = await self.client.list_all_vouchers(contact_id, which)
-                    found = next((v for v in vouchers if v.id.lower() == voucher_id), None)
+                    vouchers = await self.vouchers.vouchers(contact_id, which)
+                    found = next((v for v in vouchers if str(v.get("id", "")).lower() == voucher_id), None)
                     if found is not None:
                         self.status.record_success()
-                        return found.voucher_number or ""
+                        return str(found.get("voucherNumber") or "")
         except TimeoutError:
             return None
-        except EngageError as exc:
+        except MemberNotFound:
+            self.status.record_success()
+            raise AgentError(404, "member_not_found", message("member_not_found", self.language)) from None
+        except LoyaltyError as exc:
             if isinstance(exc, TRANSPORT_FAILURES):
                 self.status.record_failure(exc)
                 return None
             self.status.record_success()
-            if isinstance(exc, EngageHTTPError) and exc.status in (400, 404):
-                raise AgentError(404, "member_not_found", message("member_not_found", self.language)) from None
-            raise AgentError(502, "engage_error", message("engage_error", self.language)) from None
+            raise AgentError(502, "loyalty_error", message("loyalty_error", self.language)) from None
         self.status.record_success()
         if kind == VOUCHER_REACTIVATE and await self._redeemed_here(voucher_id, contact_id):
             return ""  # the lists may lag behind our own redemption

@@ -1,15 +1,14 @@
-"""Sales to Engage receipts: validate, capture durably, deliver later through the outbox.
+"""Sales to points: validate, capture durably, deliver later through the outbox.
 
-A sale never waits for Engage: once it adds up and carries no card data it is committed to the outbox and the
-POS is answered at once (202, ``queued``). The worker posts it as an Engage receipt with ``uniqueReceiptId`` = the
-POS receipt id, which Engage treats as a duplicate when it comes again — so an unanswered attempt is simply sent
-again. A repeated POST of the same receipt id returns the same op; a *different* sale under a used receipt id is
-refused, because Engage would silently drop it.
+A sale never waits for the loyalty system: once it adds up and carries no card data it is committed to the outbox
+and the POS is answered at once (202, ``queued``). What it goes as is the backend's ``SaleChannel``: an Engage
+receipt (``vendors/engage/sale_receipts.py``) or a fabric earn (``vendors/fabric/sale_earn.py``), both keyed by
+the POS receipt id, which the vendor treats as a duplicate when it comes again — so an unanswered attempt is
+simply sent again. A repeated POST of the same receipt id returns the same op; a *different* sale under a used
+receipt id is refused, because the vendor would silently drop it.
 
-The receipt follows the vendor's field definitions (engage-api.md, "Receipts"): the member is matched by the
-contactId the agent resolved (a scanned code is resolved from the till's cache, or by the outbox just before
-sending), ``totalGrossPrice`` is what the customer paid including VAT, reward vouchers are a discount and go in
-``usedBonusChecks`` — never a payment.
+The member is the id the POS sent, or a scanned code resolved from the till's cache (or by the outbox just
+before sending).
 """
 
 from __future__ import annotations
@@ -19,16 +18,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import AgentError
 from .events import EventBus
-from .loyalty.kinds import SALE_RECEIPT, op_view, public_state
+from .loyalty.kinds import op_view, public_state
+from .loyalty.ports import SaleChannel
 from .outbox.model import Op
 from .outbox.store import OpIdConflict, OutboxStore, TargetBusy
 from .outbox.worker import OutboxWorker
-from .sale_rules import RETURN, Sale, card_data_fields, violations
+from .sale_rules import Sale, card_data_fields
 from .texts import message
 
 if TYPE_CHECKING:
@@ -46,6 +45,7 @@ class SaleRequest:
     contact_id: str | None
     member_code: str | None
     used_vouchers: list[dict[str, str]] = field(default_factory=list)
+    original_receipt_id: str | None = None  # a return: the sale it returns
 
 
 class SalesService:
@@ -54,6 +54,7 @@ class SalesService:
         store: OutboxStore,
         worker: OutboxWorker,
         members: MemberService,
+        channel: SaleChannel,
         events: EventBus,
         store_id: Callable[[], str],
         language: str,
@@ -62,6 +63,7 @@ class SalesService:
         self.store = store
         self.worker = worker
         self.members = members
+        self.channel = channel
         self.events = events
         self.store_id = store_id
         self.language = language
@@ -73,7 +75,7 @@ class SalesService:
         if risky:
             # Say where, never what: the number must not reach a response, a log or the database.
             raise AgentError(422, "card_data_refused", f"{message('card_data_refused', self.language)} ({risky[0]})")
-        broken = violations(sale)
+        broken = self.channel.violations(sale)
         if broken:
             first = broken[0]
             error = AgentError(422, "invalid_sale", f"{message('invalid_sale', self.language)} {first.message()}")
@@ -91,21 +93,12 @@ class SalesService:
                 422, "invalid_request", f"{message('invalid_request', self.language)} (storeId: none given or set)"
             )
         contact_id, member_code = await self._member(request)
-        used = [await self._check_number(voucher, n) for n, voucher in enumerate(request.used_vouchers, start=1)]
-        receipt = engage_receipt(request, store, used)
-        # What the opId stands for: the sale as the POS posted it (not the contactId found for its code, which
-        # can differ between a first call and its repeat).
-        identity = {"receipt": receipt, "member": request.contact_id or request.member_code or ""}
-        if contact_id:
-            receipt["contact"] = {"matchKey": contact_id, "matchKeyType": "contactId"}
-        payload: dict[str, Any] = {"receipt": receipt}
-        if member_code:
-            payload["memberCode"] = member_code  # resolved to a contactId by the outbox before sending
+        identity, payload = await self.channel.payload(request, store, contact_id, member_code)
         op_id = str(uuid.uuid5(SALE_NAMESPACE, f"{store}\x1f{sale.receipt_id}"))
         try:
             op, created = await self.store.capture(
                 op_id=op_id,
-                kind=SALE_RECEIPT,
+                kind=self.channel.kind,
                 target_id=sale.receipt_id,
                 contact_id=contact_id or "",
                 now=self.clock(),
@@ -116,20 +109,19 @@ class SalesService:
         except (OpIdConflict, TargetBusy):
             raise self._conflict() from None
         if created:
-            log.info("sale %s captured (%d lines) for delivery to Engage", op.op_id, len(sale.lines))
+            log.info("sale %s captured (%d lines) for delivery as %s", op.op_id, len(sale.lines), op.kind)
             self.worker.wake()
             self.events.publish("sale", {"contactId": contact_id, "opId": op.op_id, "state": public_state(op)})
-        return describe_sale(op, self.language)
+        return describe_sale(op, self.language, self.channel.points_note)
 
     async def _member(self, request: SaleRequest) -> tuple[str | None, str | None]:
         """(contactId, code left for the outbox to resolve)."""
         if request.contact_id:
             code = self.members.parse(request.contact_id)
-            if not code.is_contact_id:
-                raise AgentError(
-                    422, "invalid_request", f"{message('invalid_request', self.language)} (contactId is not a GUID)"
-                )
-            return code.value, None
+            if code.is_contact_id:
+                return code.value, None
+            # Not recognisably a member id: the vendor's own check decides (Engage: a 422 "not a GUID").
+            return self.members.ids.member(code.value, self.language), None
         if request.member_code:
             code = self.members.parse(request.member_code)
             if code.is_contact_id:
@@ -138,70 +130,11 @@ class SalesService:
             return (known, None) if known else (None, code.value)
         return None, None
 
-    async def _check_number(self, voucher: dict[str, str], n: int) -> dict[str, str]:
-        """``usedBonusChecks`` entry: the voucher's number, given or known from this till's redemption of it."""
-        number = voucher.get("voucherNumber")
-        if not number and voucher.get("voucherId"):
-            for op in await self.store.ops_for_target(voucher["voucherId"].lower()):
-                number = number or op.payload.get("voucherNumber")
-        if not number:
-            raise AgentError(
-                422,
-                "invalid_request",
-                f"{message('invalid_request', self.language)} (usedVouchers[{n}]: give the voucherNumber)",
-            )
-        return {"checkNumber": str(number)}
-
     def _conflict(self) -> AgentError:
         return AgentError(409, "sale_conflict", message("sale_conflict", self.language))
 
 
-def describe_sale(op: Op, language: str) -> dict[str, Any]:
+def describe_sale(op: Op, language: str, points_note: str) -> dict[str, Any]:
     body = op_view(op, language)
-    body["pointsNote"] = "Points for this sale appear once Engage has processed the receipt."
+    body["pointsNote"] = points_note
     return body
-
-
-def engage_receipt(request: SaleRequest, store: str, used_bonus_checks: list[dict[str, str]]) -> dict[str, Any]:
-    """The Engage v3 receipt for a sale, in the vendor's documented field names (engage-api.md, "Receipts").
-    RETURN lines go with negative quantities and amounts; ``totalGrossPrice`` is what was paid incl. VAT."""
-    sale = request.sale
-    items = []
-    for line in sale.lines:
-        sign = Decimal(-1) if line.type == RETURN else Decimal(1)
-        item: dict[str, Any] = {
-            "type": "RETURN" if line.type == RETURN else "PURCHASE",
-            "sku": line.sku,
-            "articleNumber": line.sku,
-            "articleName": line.name or line.sku,
-            "quantity": _num(sign * line.quantity),
-            "grossPaidPrice": _num(sign * (line.gross - line.discount)),
-            "taxAmount": _num(sign * line.tax),
-            "taxPercent": _num(line.tax_percent),
-        }
-        if line.discount:
-            item["discounts"] = [{"value": _num(sign * line.discount), "type": "Discount"}]
-        items.append(item)
-    receipt: dict[str, Any] = {
-        "uniqueReceiptId": sale.receipt_id,
-        "receiptNumber": sale.receipt_id,
-        "createdDate": request.created_date.isoformat(),
-        "storeExternalId": store,
-        "currency": sale.currency,
-        "totalGrossPrice": _num(sale.totals.paid),
-        "paymentMethods": [
-            {"type": p.method, "value": _num(p.amount), **({"description": p.reference} if p.reference else {})}
-            for p in sale.payments
-        ],
-        "items": items,
-    }
-    if used_bonus_checks:
-        receipt["usedBonusChecks"] = used_bonus_checks
-    return receipt
-
-
-def _num(value: Decimal) -> int | float:
-    """JSON numbers for Engage: whole amounts as ints, the rest as floats rounded to 4 places."""
-    if value == value.to_integral_value():
-        return int(value)
-    return float(round(value, 4))

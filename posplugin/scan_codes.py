@@ -1,19 +1,20 @@
 """Turning raw scanner text into something to look up.
 
-A scan may be a member card number, an EAN/Code128 with a store prefix or suffix, a contactId GUID, or an app
-QR payload (often a URL that carries the GUID). Scanners add noise: CR/LF, control characters, AIM symbology
-identifiers (``]C1``, ``]E0``), GS1 FNC1 separators. Everything that survives normalisation must be plain
-printable ASCII of a bounded length; anything else is ``invalid_code``.
+A scan may be a member card number, an EAN/Code128 with a store prefix or suffix, a member id in the vendor's
+format (``ScanRules.is_member_id``; Engage's is a GUID), or an app QR payload (often a URL carrying the id).
+Scanners add noise: CR/LF, control characters, AIM symbology identifiers (``]C1``, ``]E0``), GS1 FNC1
+separators. Everything that survives normalisation must be plain printable ASCII of a bounded length;
+anything else is ``invalid_code``.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 AIM_PREFIX = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 # Card and member numbers, plus what `[engage] lookup_keys` may add: e-mail addresses and +46… phone numbers.
 CARD_RE = re.compile(r"^[0-9A-Za-z+][0-9A-Za-z\-_.@+]{2,63}$")
@@ -40,11 +41,18 @@ class ScanCode:
         return self.kind == "contact_id"
 
 
+def no_member_ids(text: str) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class ScanRules:
     strip_prefix: str = ""
     strip_suffix: str = ""
     max_length: int = 256
+    # The loyalty vendor's member id format (Engage: a GUID): a scan that is one, or a URL carrying one, names the
+    # member directly. The core knows no format of its own.
+    is_member_id: Callable[[str], bool] = field(default=no_member_ids, compare=False)
 
 
 def clean(raw: str, max_length: int = 256) -> str:
@@ -64,9 +72,9 @@ def clean(raw: str, max_length: int = 256) -> str:
 def parse_scan(raw: str, rules: ScanRules | None = None) -> ScanCode:
     rules = rules or ScanRules()
     text = clean(raw, rules.max_length)
-    guid = _guid_in(text)
-    if guid is not None:
-        return ScanCode("contact_id", guid)
+    member_id = _member_id_in(text, rules.is_member_id)
+    if member_id is not None:
+        return ScanCode("contact_id", member_id)
     if rules.strip_prefix and text.startswith(rules.strip_prefix):
         text = text[len(rules.strip_prefix) :]
     if rules.strip_suffix and text.endswith(rules.strip_suffix):
@@ -78,9 +86,9 @@ def parse_scan(raw: str, rules: ScanRules | None = None) -> ScanCode:
     return ScanCode("card", text)
 
 
-def _guid_in(text: str) -> str | None:
-    """A GUID that *is* the code, or sits in a URL's path or query (app QR codes)."""
-    if GUID_RE.fullmatch(text):
+def _member_id_in(text: str, is_member_id: Callable[[str], bool]) -> str | None:
+    """A member id that *is* the code, or sits in a URL's path or query (app QR codes)."""
+    if is_member_id(text):
         return text.lower()
     if "://" not in text:
         return None
@@ -89,6 +97,6 @@ def _guid_in(text: str) -> str | None:
     candidates += [unquote(v) for _, v in parse_qsl(parts.query)]
     candidates.append(unquote(parts.fragment))
     for candidate in candidates:
-        if GUID_RE.fullmatch(candidate):
+        if is_member_id(candidate):
             return candidate.lower()
     return None

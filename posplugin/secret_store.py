@@ -21,8 +21,13 @@ SERVICE = "posplugin"
 ENGAGE_API_KEY = "engage-api-key"
 API_TOKEN = "api-token"  # noqa: S105 - the name of a secret, not one
 PIN_HASH = "pin-hash"
-SECRET_NAMES = (ENGAGE_API_KEY, API_TOKEN, PIN_HASH)
-ENV_VARS = {ENGAGE_API_KEY: "POSPLUGIN_ENGAGE_API_KEY", API_TOKEN: "POSPLUGIN_API_TOKEN"}
+FABRIC_CLIENT_SECRET = "fabric-client-secret"  # noqa: S105 - the name of a secret, not one
+SECRET_NAMES = (ENGAGE_API_KEY, FABRIC_CLIENT_SECRET, API_TOKEN, PIN_HASH)
+ENV_VARS = {
+    ENGAGE_API_KEY: "POSPLUGIN_ENGAGE_API_KEY",
+    FABRIC_CLIENT_SECRET: "POSPLUGIN_FABRIC_CLIENT_SECRET",
+    API_TOKEN: "POSPLUGIN_API_TOKEN",
+}
 BACKEND_ENV = "POSPLUGIN_SECRET_BACKEND"
 
 
@@ -204,7 +209,7 @@ def mask_secret(value: str | None) -> str:
     return "…" + value[-4:] if len(value) > 8 else "…"
 
 
-IMPORTABLE = (ENGAGE_API_KEY, API_TOKEN)
+IMPORTABLE = (ENGAGE_API_KEY, FABRIC_CLIENT_SECRET, API_TOKEN)
 IMPORT_FOLDER = "secrets-import"
 
 

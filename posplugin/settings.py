@@ -2,7 +2,8 @@
 
 Only the keys listed in ``EDITABLE`` can be changed here; the rest (folders, port, timeouts) belong to IT and
 the config file. A change is validated by the config loader's own rules, written to the config file, applied to
-the running agent where that is possible, and logged by key (never with a secret in it).
+the running agent where that is possible, and logged by key (never with a secret in it). A key a ``conf.d``
+drop-in sets is managed centrally: shown with its file, never changed here (409 ``setting_managed``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, replace_section
+from .config_layers import dropin_folder, inside_dropin_folder
 from .errors import AgentError
+from .loyalty.errors import LoyaltyAuthError, LoyaltyBadAnswer, LoyaltyError, LoyaltyHTTPError
 from .printer_target import check_printer_target
 from .secret_store import ENGAGE_API_KEY, SecretStoreError, mask_secret
 from .texts import message
-from .vendors.engage import EngageAuthError, EngageBadResponse, EngageError, EngageHTTPError
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -80,9 +82,15 @@ class SettingsService:
     def view(self) -> dict[str, Any]:
         config = self.agent.config
         sections = {name: {key: getattr(getattr(config, name), key) for key in keys} for name, keys in EDITABLE.items()}
+        layers = self.agent.layers
+        managed = {
+            name: {key: str(owner) for key in keys if (owner := layers.managed_by(name, key)) is not None}
+            for name, keys in EDITABLE.items()
+        }
         api_key_source = self.agent.secrets.source(ENGAGE_API_KEY)
         return {
             "sections": sections,
+            "managed": {name: keys for name, keys in managed.items() if keys},
             "apiKey": {
                 "set": bool(self.agent.api_key),
                 "last4": mask_secret(self.agent.api_key),
@@ -123,11 +131,17 @@ class SettingsService:
         if unknown:
             raise self._error(422, "invalid_setting", f"[{section}] {', '.join(unknown)} cannot be changed here")
         config = self.agent.config
+        values = self._without_managed(section, values)
         try:
             new = replace_section(config, section, **values)
             check_printer_target(new, self.agent.paths, self.agent.settings_file())
         except ConfigError as exc:
             raise self._error(422, "invalid_setting", str(exc).removeprefix(f"{config.source}: ")) from None
+        if section == "printer" and new.printer.backend == "file" and new.printer.file_path:
+            if inside_dropin_folder(Path(new.printer.file_path), self.agent.settings_file()):
+                # Printer bytes in a drop-in would stop the agent at its next start.
+                folder = dropin_folder(self.agent.settings_file())
+                raise self._error(422, "invalid_setting", f"[printer] file_path is inside the drop-in folder {folder}")
         before = getattr(config, section)
         changed = {k: (getattr(before, k), v) for k, v in dataclasses.asdict(getattr(new, section)).items()}
         changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
@@ -147,6 +161,26 @@ class SettingsService:
         for key, (old_value, new_value) in changed.items():
             log.info("settings: [%s] %s changed from %r to %r", section, key, old_value, new_value)
         return {"saved": True, "changed": sorted(changed), "restartNeeded": restart}
+
+    def _without_managed(self, section: str, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` without the keys a drop-in sets. The page sends a whole section, so a managed key sent with
+        the value in effect is no change and is dropped; any other value for it is refused."""
+        config, layers = self.agent.config, self.agent.layers
+        kept: dict[str, Any] = {}
+        for key, value in values.items():
+            owner = layers.managed_by(section, key)
+            if owner is None:
+                kept[key] = value
+                continue
+            try:
+                tried = replace_section(config, section, **{key: value})
+            except ConfigError:
+                tried = None
+            unchanged = tried is not None and getattr(tried, section) == getattr(config, section)
+            if not unchanged:
+                log.warning("settings: [%s] %s not changed: it is managed centrally in %s", section, key, owner)
+                raise self._error(409, "setting_managed", f"[{section}] {key} is set in {owner}")
+        return kept
 
     def _checked_key(self, value: str) -> str:
         value = value.strip()
@@ -168,22 +202,25 @@ class SettingsService:
         return result
 
     async def test_connection(self) -> dict[str, Any]:
-        client = self.agent.client
-        result: dict[str, Any] = {"baseUrl": client.base_url, "keySet": client.has_api_key}
+        backend = self.agent.backend
+        vendor = backend.title
+        result: dict[str, Any] = {"baseUrl": backend.address, "keySet": backend.has_credentials}
         started = time.perf_counter()
         try:
-            latency = await client.probe()
-        except EngageAuthError as exc:
-            result.update(reachable=True, keyValid=False, message=f"Engage refused the API key (HTTP {exc.status})")
-        except EngageBadResponse as exc:
-            # A redirect or an HTML page: something answered, but not Engage (portal, proxy, wrong address).
+            latency = await backend.probe()
+        except LoyaltyAuthError as exc:
+            result.update(
+                reachable=True, keyValid=False, message=f"{vendor} refused the credentials (HTTP {exc.status})"
+            )
+        except LoyaltyBadAnswer as exc:
+            # A redirect or an HTML page: something answered, but not the vendor (portal, proxy, wrong address).
             self.agent.status.record_failure(exc)
-            result.update(reachable=False, keyValid=None, message=f"this address does not answer like Engage: {exc}")
-        except EngageHTTPError as exc:
-            result.update(reachable=True, keyValid=None, message=f"Engage answered with an error: {exc}")
-        except EngageError as exc:
+            result.update(reachable=False, keyValid=None, message=f"this address does not answer like {vendor}: {exc}")
+        except LoyaltyHTTPError as exc:
+            result.update(reachable=True, keyValid=None, message=f"{vendor} answered with an error: {exc}")
+        except LoyaltyError as exc:
             self.agent.status.record_failure(exc)
-            result.update(reachable=False, keyValid=None, message=f"Engage did not answer usefully: {exc}")
+            result.update(reachable=False, keyValid=None, message=f"{vendor} did not answer usefully: {exc}")
         else:
             self.agent.status.record_success(latency)
             result.update(reachable=True, keyValid=True, latencyMs=round(latency * 1000, 1), message="ok")

@@ -29,7 +29,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This is not a phone number (digits, optionally starting with +).",
         "sv": "Det här är inte ett telefonnummer (siffror, gärna med + först).",
     },
-    "engage_offline_search": {
+    "loyalty_offline_search": {
         "en": "Offline — searching by phone or e-mail needs a connection to the loyalty system.",
         "sv": "Offline — sökning på telefon eller e-post kräver anslutning till bonussystemet.",
     },
@@ -37,11 +37,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The card matches more than one member. Ask for another id.",
         "sv": "Kortet matchar flera medlemmar. Be om annan legitimering.",
     },
-    "engage_offline": {
+    "loyalty_offline": {
         "en": "Offline — cannot identify this member now. Continue the sale without loyalty.",
         "sv": "Offline — kan inte identifiera medlemmen nu. Fortsätt köpet utan bonus.",
     },
-    "engage_error": {
+    "loyalty_error": {
         "en": "The loyalty system answered with an error. Try again.",
         "sv": "Bonussystemet svarade med ett fel. Försök igen.",
     },
@@ -49,15 +49,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A new Engage address needs its API key: enter the key for that address and save again.",
         "sv": "En ny Engage-adress kräver sin API-nyckel: ange nyckeln för adressen och spara igen.",
     },
-    "engage_busy": {
+    "loyalty_busy": {
         "en": "Busy — too many lookups at once. Scan again in a moment.",
         "sv": "Upptaget — för många sökningar samtidigt. Skanna igen om en stund.",
     },
-    "engage_auth": {
+    "loyalty_auth": {
         "en": "The loyalty system refused the API key. Ask the store manager to check the settings.",
         "sv": "Bonussystemet godkände inte API-nyckeln. Be butikschefen kontrollera inställningarna.",
     },
     "not_found": {"en": "Not found.", "sv": "Hittades inte."},
+    "loyalty_not_configured": {
+        "en": "The loyalty system is not fully set up on this till. Ask the store manager.",
+        "sv": "Bonussystemet är inte helt inställt på den här kassan. Fråga butikschefen.",
+    },
+    "not_supported": {
+        "en": "The loyalty system in use cannot do this.",
+        "sv": "Bonussystemet som används kan inte göra detta.",
+    },
     "invalid_request": {"en": "The request was not understood.", "sv": "Begäran kunde inte tolkas."},
     "unauthorized": {"en": "Missing or wrong X-POS-Token.", "sv": "X-POS-Token saknas eller är fel."},
     "forbidden_origin": {
@@ -124,6 +132,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sv": "Inställningssidan är inaktuell. Ladda om den och försök igen.",
     },
     "invalid_setting": {"en": "This setting is not valid.", "sv": "Inställningen är inte giltig."},
+    "setting_managed": {
+        "en": "This setting is managed centrally and cannot be changed here.",
+        "sv": "Inställningen styrs centralt och kan inte ändras här.",
+    },
     "config_not_writable": {
         "en": "The config file could not be written; nothing was changed.",
         "sv": "Konfigurationsfilen kunde inte skrivas; inget ändrades.",

@@ -113,10 +113,11 @@ def test_doctor_reports_a_rejected_key(
 ) -> None:
     monkeypatch.setenv("POSPLUGIN_ENGAGE_API_KEY", "wrong-key")
     assert main(["doctor", "--config", str(write_config(tmp_path, sim.url))]) == 1
-    assert "refused the API key" in capsys.readouterr().out
+    assert "refused the credentials" in capsys.readouterr().out
 
 
-def test_demo_comes_up_and_answers_health(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("backend", "secret"), [("engage", "engage-api-key"), ("fabric", "fabric-client-secret")])
+def test_demo_comes_up_and_answers_health(tmp_path: Path, backend: str, secret: str) -> None:
     port, engage_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
     proc = subprocess.Popen(
@@ -129,8 +130,10 @@ def test_demo_comes_up_and_answers_health(tmp_path: Path) -> None:
             str(tmp_path / "demo"),
             "--port",
             str(port),
-            "--engage-port",
+            f"--{backend}-port",
             str(engage_port),
+            "--backend",
+            backend,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -143,11 +146,12 @@ def test_demo_comes_up_and_answers_health(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             try:
                 health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).json()
-                if health["engage"] == "online":
+                if health["loyalty"] == "online":
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        assert health is not None and health["status"] == "ok" and health["engage"] == "online"
+        assert health is not None and health["status"] == "ok" and health["loyalty"] == "online"
+        assert health["backend"] == backend
         # The demo keeps its config and key on disk like a till: the doctor checks the running demo.
         doctor = subprocess.run(
             [sys.executable, "-m", "posplugin", "doctor", "--json", "--config", str(tmp_path / "demo" / "config.toml")],
@@ -157,7 +161,7 @@ def test_demo_comes_up_and_answers_health(tmp_path: Path) -> None:
             timeout=60,
         )
         checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
-        assert checks["engage-api-key"]["ok"] and checks["engage"]["ok"], checks
+        assert checks[secret]["ok"] and checks[backend]["ok"], checks
         assert checks["agent"]["detail"].startswith("0.") and checks["config"]["ok"]
     finally:
         proc.send_signal(signal.SIGINT)

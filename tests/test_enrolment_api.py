@@ -7,6 +7,7 @@ read timeout, a double tap and two tills racing must each end with exactly one c
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -299,8 +300,30 @@ def test_a_configured_consent_goes_to_engage_as_a_consent_row(agent_factory: Any
     assert missing.status_code == 422 and "consents.memberTerms" in missing.json()["error"]["message"]
 
 
-def test_engage_refusing_the_key_is_engage_auth(agent: RunningAgent, sim: EngageSimulator) -> None:
+def test_engage_refusing_the_key_is_loyalty_auth(agent: RunningAgent, sim: EngageSimulator) -> None:
     sim.api_key = "another-key"
     answer = enrol(agent, **by_email())
-    assert answer.status_code == 502 and answer.json()["error"]["code"] == "engage_auth"
+    assert answer.status_code == 502 and answer.json()["error"]["code"] == "loyalty_auth"
     assert creates(sim) == 0
+
+
+def test_a_backend_that_cannot_enrol_says_so(tmp_path: Path) -> None:
+    """On fabric there is no enrolment at the till: the form is off and the call is 501, nothing else."""
+    from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
+    from tests.fabric.test_agent_on_fabric import fabric_agent
+
+    simulator = FabricSimulator(seed_demo_data(FabricState())).start()
+    agent = fabric_agent(tmp_path, simulator)
+    try:
+        with agent.client() as http:
+            assert http.get("/api/v1/enrolment").json() == {
+                "enabled": False,
+                "identifiers": ["email", "mobilePhone"],
+                "questions": [],
+            }
+            answer = http.post("/api/v1/members", json=by_email())
+            assert answer.status_code == 501 and answer.json()["error"]["code"] == "not_supported"
+            assert "enrol" not in http.get("/api/v1/health").json()["features"]
+    finally:
+        agent.stop()
+        simulator.stop()

@@ -39,7 +39,8 @@ class ScriptedPort:
         self.calls.append("find")
         return self.saved
 
-    async def create(self, member: NewMember) -> Enrolled:
+    async def create(self, member: NewMember, store_external_id: str) -> Enrolled:
+        assert store_external_id == "s1"
         self.calls.append("create")
         step = self.creates.pop(0) if self.creates else None
         if isinstance(step, BaseException):

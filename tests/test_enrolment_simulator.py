@@ -148,7 +148,7 @@ def test_the_limit_can_be_set_over_the_control_port() -> None:
 
 
 def adapter(engage: EngageSimulator, client: EngageClient) -> EngageEnrolment:
-    return EngageEnrolment(client, lambda: "s1", settle_seconds=0.5)
+    return EngageEnrolment(client, settle_seconds=0.5)
 
 
 def member(kind: str = "email", value: str = EMAIL) -> NewMember:
@@ -160,11 +160,11 @@ def test_the_adapter_creates_and_finds(engage: EngageSimulator) -> None:
         async with EngageClient(engage.url, KEY) as client:
             enrolment = adapter(engage, client)
             assert await enrolment.find(Identifier("email", EMAIL)) is None
-            enrolled = await enrolment.create(member())
+            enrolled = await enrolment.create(member(), "s1")
             assert enrolled.member_number == "2000001" and enrolled.first_name == "Nora"
             assert await enrolment.find(Identifier("email", EMAIL)) == enrolled.contact_id
             with pytest.raises(IdentifierTaken):
-                await enrolment.create(member())
+                await enrolment.create(member(), "s1")
 
     asyncio.run(main())
 
@@ -180,11 +180,11 @@ def test_the_adapter_maps_engages_refusals(engage: EngageSimulator) -> None:
             with pytest.raises(IdentifierAmbiguous):
                 await enrolment.find(Identifier("email", twin.email))
             with pytest.raises(IdentifierRefused) as info:
-                await enrolment.create(member("mobilePhone", "+4670"))
+                await enrolment.create(member("mobilePhone", "+4670"), "s1")
             assert info.value.kind == "mobilePhone"
             engage.faults.add(FaultRule("rollback_timeout", method="POST", path="/contacts$"))
             with pytest.raises(EngageServerError) as server:
-                await enrolment.create(member())
+                await enrolment.create(member(), "s1")
             assert server.value.status == 504
 
     asyncio.run(main())

@@ -96,7 +96,7 @@ def test_engage_down_without_cache_is_a_clear_offline_error(running: RunningAgen
     sim.set_offline(True)
     response = identify(running, "1000003")
     assert response.status_code == 503
-    assert response.json()["error"]["code"] == "engage_offline"
+    assert response.json()["error"]["code"] == "loyalty_offline"
 
 
 def test_breaker_trips_then_probe_brings_engage_back(running: RunningAgent, sim: EngageSimulator) -> None:
@@ -130,14 +130,14 @@ def test_engage_nonsense_is_an_error_not_a_crash(running: RunningAgent, sim: Eng
     sim.faults.add(FaultRule("garbage", path="/contacts/id", times=1))
     response = identify(running, "1000003")
     assert response.status_code in (502, 503)
-    assert response.json()["error"]["code"] in ("engage_error", "engage_offline")
+    assert response.json()["error"]["code"] in ("loyalty_error", "loyalty_offline")
     assert identify(running, "1000003").status_code == 200  # and the agent keeps working
 
 
 def test_wrong_api_key_is_reported_for_the_manager(agent_factory: Any) -> None:
     agent = agent_factory(environ={"POSPLUGIN_ENGAGE_API_KEY": "wrong"})
     response = identify(agent, "1000003")
-    assert response.status_code == 502 and response.json()["error"]["code"] == "engage_auth"
+    assert response.status_code == 502 and response.json()["error"]["code"] == "loyalty_auth"
 
 
 def test_member_card_reassigned_to_another_contact(running: RunningAgent, sim: EngageSimulator) -> None:

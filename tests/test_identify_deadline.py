@@ -19,7 +19,7 @@ def test_identify_of_an_uncached_member_ends_within_the_deadline(agent_factory: 
         answer = http.post("/api/v1/identify", json={"code": "1000001"})
     elapsed = time.monotonic() - started
     assert elapsed < 3.0, f"identify took {elapsed:.1f} s"
-    assert answer.status_code == 503 and answer.json()["error"]["code"] == "engage_offline"
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "loyalty_offline"
 
 
 def test_a_trickled_member_fetch_is_bounded_too(agent_factory: Any, sim: EngageSimulator) -> None:
@@ -41,5 +41,5 @@ def test_a_full_connection_pool_is_busy_not_offline(agent_factory: Any) -> None:
     with running.client() as http:
         for _ in range(5):
             answer = http.post("/api/v1/identify", json={"code": "1000001"})
-            assert answer.status_code == 503 and answer.json()["error"]["code"] == "engage_busy"
+            assert answer.status_code == 503 and answer.json()["error"]["code"] == "loyalty_busy"
     assert running.agent.status.state != "offline"

@@ -5,8 +5,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from posplugin.scan_codes import InvalidCode, ScanCode, ScanRules, parse_scan
+from posplugin.vendors.engage.ids import is_guid
 
 GUID = "2b4fff30-49b2-5f21-90c6-f247ea8de82a"
+ENGAGE = ScanRules(is_member_id=is_guid)
 
 
 @pytest.mark.parametrize(
@@ -25,11 +27,18 @@ GUID = "2b4fff30-49b2-5f21-90c6-f247ea8de82a"
     ],
 )
 def test_accepted_codes(raw: str, expected: ScanCode) -> None:
-    assert parse_scan(raw) == expected
+    assert parse_scan(raw, ENGAGE) == expected
+
+
+def test_the_core_knows_no_member_id_format_of_its_own() -> None:
+    """Without the vendor's format a GUID is just a card number to look up, and a URL carrying one is a web link."""
+    assert parse_scan(GUID) == ScanCode("card", GUID)
+    with pytest.raises(InvalidCode):
+        parse_scan(f"https://app.example.com/member/{GUID}")
 
 
 def test_prefix_and_suffix_are_stripped_for_cards_only() -> None:
-    rules = ScanRules(strip_prefix="99", strip_suffix="X")
+    rules = ScanRules(strip_prefix="99", strip_suffix="X", is_member_id=is_guid)
     assert parse_scan("992400000010014X", rules) == ScanCode("card", "2400000010014")
     assert parse_scan(f"99{GUID}", rules).value == GUID  # a GUID inside wins
 

@@ -78,6 +78,7 @@ class EnrolmentPort(Protocol):
         """The contactId holding the identifier, or None when there is none."""
         ...
 
-    async def create(self, member: NewMember) -> Enrolled:
-        """Create the contact; raises ``IdentifierTaken``, ``IdentifierRefused`` or a ``LoyaltyError``."""
+    async def create(self, member: NewMember, store_external_id: str) -> Enrolled:
+        """Create the contact, recruited by that store; raises ``IdentifierTaken``, ``IdentifierRefused`` or a
+        ``LoyaltyError``."""
         ...

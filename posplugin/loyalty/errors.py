@@ -59,6 +59,14 @@ class LoyaltyRateLimited(LoyaltyHTTPError):
         self.retry_after = retry_after
 
 
+class MemberNotFound(LoyaltyError):
+    """The vendor answered: no such member (for this id, or for this code under this key)."""
+
+
+class MultipleMembers(LoyaltyError):
+    """The code matches more than one member: the cashier must ask for another id."""
+
+
 # Failures that say "the vendor is not usable right now"; other 4xx answers prove it is reachable.
 TRANSPORT_FAILURES: tuple[type[LoyaltyError], ...] = (
     LoyaltyUnreachable,

@@ -19,6 +19,9 @@ VOUCHER_REACTIVATE = "voucher_reactivate"
 POINT_SHOP_PURCHASE = "point_shop_purchase"
 SALE_RECEIPT = "sale_receipt"
 POINT_ADJUSTMENT = "point_adjustment"
+SALE_EARN = "sale_earn"
+REWARD_REDEEM = "reward_redeem"
+REWARD_REVERSE = "reward_reverse"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,10 @@ KINDS: dict[str, OpKind] = {
     POINT_SHOP_PURCHASE: OpKind("completed", "purchaseId", ("itemId",)),
     SALE_RECEIPT: OpKind("delivered", "receiptId"),
     POINT_ADJUSTMENT: OpKind("completed", "transactionId", ("amount",)),
+    SALE_EARN: OpKind("delivered", "receiptId"),
+    # A reward's target is its own op (each reward stands alone); its undo targets the reward op.
+    REWARD_REDEEM: OpKind("redeemed", "rewardId", ("amount", "redemptionCode")),
+    REWARD_REVERSE: OpKind("completed", "rewardId", ("redemptionCode",)),
 }
 
 

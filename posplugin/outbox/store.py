@@ -459,6 +459,29 @@ class OutboxStore:
         self._changed()
         return op
 
+    async def keep_in_payload(self, op_id: str, key: str, value: str) -> None:
+        """Keep one step's result in the op, durably, before the next step (a reward's code between issuing and
+        redeeming it: after a crash the op goes on with that reward instead of issuing another)."""
+
+        def body(conn: sqlite3.Connection) -> None:
+            op = _require(conn, op_id)
+            payload = {**op.payload, key: value}
+            conn.execute("UPDATE ops SET payload = ? WHERE op_id = ?", (json.dumps(payload), op_id))
+
+        await self.db.run(lambda conn: transaction(conn, body))
+
+    async def held_by_another(self, key: str, value: str, op_id: str) -> bool:
+        """Does an op other than ``op_id`` keep ``value`` under ``key`` in its payload?"""
+        path = "$." + key
+
+        def read(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM ops WHERE json_extract(payload, ?) = ? AND op_id != ? LIMIT 1", (path, value, op_id)
+            ).fetchone()
+            return row is not None
+
+        return bool(await self.db.run(read))
+
     async def resolve(self, op_id: str, note: str, now: float) -> Op:
         """A person settled a conflict or a parked op (e.g. checked Engage, gave goodwill points): the op ends
         RESOLVED with their note; its reason and attempts stay as history."""

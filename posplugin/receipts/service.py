@@ -13,13 +13,13 @@ from drivers.printer import Printer as PrinterProtocol
 
 from ..config import Config
 from ..errors import AgentError
+from ..loyalty.errors import LoyaltyError
 from ..loyalty.kinds import VOUCHER_REDEEM
+from ..loyalty.ports import MemberIds, VoucherLists
 from ..member_cache import MemberCache
-from ..members import MemberService, voucher_json
+from ..members import MemberService
 from ..outbox.store import OutboxStore
 from ..texts import message
-from ..vendors.engage import EngageClient, EngageError
-from ..vendors.engage.ids import checked_guid
 from .composer import ReceiptComposer
 from .encoding import CodePageError
 from .jobs import PrintJob, PrintQueue
@@ -41,7 +41,8 @@ class ReceiptService:
         printer: PrinterProtocol | None,
         members: MemberService,
         cache: MemberCache,
-        client: EngageClient,
+        vouchers: VoucherLists | None,
+        ids: MemberIds,
         clock: Callable[[], float],
         outbox: OutboxStore | None = None,
     ) -> None:
@@ -50,7 +51,8 @@ class ReceiptService:
         self.language = config.agent.language
         self.members = members
         self.cache = cache
-        self.client = client
+        self.vouchers = vouchers
+        self.ids = ids
         self.clock = clock
         pc = config.printer
         self.composer = ReceiptComposer(config, clock)
@@ -58,6 +60,9 @@ class ReceiptService:
         # Told (from the printer's thread) how a job ended that the cashier was told is still waiting: printed
         # after all, or dropped past its time-to-live. The agent turns it into a `print` event for the panel.
         self.notify: Callable[[dict[str, Any]], None] | None = None
+        # Told how every job ended — (kind, "printed" | "expired" | "refused") — for the metrics; on the
+        # printer's thread for the first two.
+        self.on_job_end: Callable[[str, str], None] | None = None
         self._late: dict[int, str | None] = {}  # id(job) → the member it was printed for
         self._late_lock = threading.Lock()
         self.last: tuple[str, bytes] | None = None
@@ -86,6 +91,7 @@ class ReceiptService:
             for job in unfinished:
                 job.dropped = True
                 job.done.set()
+                self._job_ended(job.kind, "expired")
             if unfinished:
                 log.warning("dropped %d receipt(s): printing was switched off", len(unfinished))
         self.start()
@@ -97,7 +103,12 @@ class ReceiptService:
         queue.on_finished = self._finished
         return queue
 
+    def _job_ended(self, kind: str, outcome: str) -> None:
+        if self.on_job_end is not None:
+            self.on_job_end(kind, outcome)
+
     def _finished(self, job: PrintJob) -> None:
+        self._job_ended(job.kind, "printed" if job.printed else "expired")
         with self._late_lock:
             if id(job) not in self._late:
                 return  # its waiter had the answer
@@ -132,13 +143,13 @@ class ReceiptService:
     # ---- receipts --------------------------------------------------------------------------------------
 
     async def print_voucher(self, contact_id: str, voucher_id: str) -> dict[str, Any]:
-        contact_id = checked_guid(contact_id, "contactId", self.language)
-        voucher_id = checked_guid(voucher_id, "voucherId", self.language)
+        contact_id = self.ids.member(contact_id, self.language)
+        voucher_id = self.ids.voucher(voucher_id, self.language)
         view = await self.member_view(contact_id)
         voucher = next((v for v in view.get("vouchers", []) if v.get("id") == voucher_id), None)
         used = await self._redeemed_here(voucher_id)
         if voucher is None:
-            voucher = await self._voucher_from_engage(contact_id, voucher_id)
+            voucher = await self._voucher_from_vendor(contact_id, voucher_id)
             used = used or bool(voucher.get("redeemed"))
         context = self.composer.voucher_context(view, voucher, used=used)
         return await self._print("voucher", VOUCHER, context, contact_id)
@@ -154,7 +165,7 @@ class ReceiptService:
         return confirmed is not None and confirmed.kind == VOUCHER_REDEEM
 
     async def print_balance(self, contact_id: str) -> dict[str, Any]:
-        contact_id = checked_guid(contact_id, "contactId", self.language)
+        contact_id = self.ids.member(contact_id, self.language)
         view = await self.member_view(contact_id)
         return await self._print("balance", BALANCE, self.composer.balance_context(view), contact_id)
 
@@ -183,15 +194,17 @@ class ReceiptService:
             return cached.view
         return await self.members.member(contact_id)
 
-    async def _voucher_from_engage(self, contact_id: str, voucher_id: str) -> dict[str, Any]:
+    async def _voucher_from_vendor(self, contact_id: str, voucher_id: str) -> dict[str, Any]:
+        if self.vouchers is None:
+            raise self._error(404, "voucher_not_found")
         try:
-            vouchers = await self.client.list_all_vouchers(contact_id, "all")
-        except EngageError:
+            vouchers = await self.vouchers.vouchers(contact_id, "all")
+        except LoyaltyError:
             raise self._error(404, "voucher_not_found") from None
-        found = next((v for v in vouchers if v.id == voucher_id), None)
+        found = next((v for v in vouchers if v.get("id") == voucher_id), None)
         if found is None:
             raise self._error(404, "voucher_not_found")
-        return {**voucher_json(found), "redeemed": found.redeemed}
+        return dict(found)
 
     def _renderer_or_error(self) -> ReceiptRenderer:
         try:
@@ -217,7 +230,11 @@ class ReceiptService:
                 self._last_for[contact_id] = (kind, data)
                 while len(self._last_for) > REPRINT_MEMORY:
                     del self._last_for[next(iter(self._last_for))]
-        await self._refuse_if_not_ready(queue)
+        try:
+            await self._refuse_if_not_ready(queue)
+        except AgentError:
+            self._job_ended(kind, "refused")
+            raise
         job = queue.submit(kind, data)
         wait = self.config.printer.timeout + 1.0
         done = await asyncio.get_running_loop().run_in_executor(None, job.done.wait, wait)

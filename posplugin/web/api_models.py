@@ -20,7 +20,16 @@ DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 # Points and money amounts in answers: JSON numbers, whole where they are whole.
 Number = int | float
 
-OpKind = Literal["voucher_redeem", "voucher_reactivate", "point_shop_purchase", "sale_receipt", "point_adjustment"]
+OpKind = Literal[
+    "voucher_redeem",
+    "voucher_reactivate",
+    "point_shop_purchase",
+    "sale_receipt",
+    "point_adjustment",
+    "sale_earn",
+    "reward_redeem",
+    "reward_reverse",
+]
 assert set(get_args(OpKind)) == set(KINDS)  # the contract names every kind the outbox knows
 OpState = Literal["redeemed", "completed", "delivered", "queued", "rejected", "conflict", "parked", "resolved"]
 
@@ -56,16 +65,28 @@ class ContactView(Answer):
 
 class PointAccountView(Answer):
     id: str
-    definitionId: int
+    definitionId: int | None = Field(default=None, description="Engage: the point definition")
+    pointType: str | None = Field(default=None, description="fabric: Base, Bonus or Promotional")
     balance: Number
-    pendingPoints: Number
-    balanceExpires: DateTime | None
+    pendingPoints: Number = 0
+    balanceExpires: DateTime | None = None
+
+
+class RestrictedPointsView(Answer):
+    points: Number
+    pointType: str
+    location: str = Field(description="the only store where these points count")
+    usableHere: bool
 
 
 class PointsView(Answer):
-    balance: Number
+    balance: Number = Field(description="the points usable at this store")
     pending: Number
     accounts: list[PointAccountView]
+    restricted: list[RestrictedPointsView] | None = Field(
+        default=None, description="fabric: points that count only at another store, shown apart"
+    )
+    restrictedHere: Number | None = Field(default=None, description="fabric: restricted points usable here")
 
 
 class MoneyView(Answer):
@@ -164,9 +185,17 @@ class OpView(Answer):
     voucherId: str | None = Field(default=None, description="voucher_redeem, voucher_reactivate")
     itemId: str | None = Field(default=None, description="point_shop_purchase")
     purchaseId: str | None = Field(default=None, description="point_shop_purchase")
-    receiptId: str | None = Field(default=None, description="sale_receipt")
+    receiptId: str | None = Field(default=None, description="sale_receipt, sale_earn")
     transactionId: str | None = Field(default=None, description="point_adjustment")
-    amount: int | None = Field(default=None, description="point_adjustment: the points")
+    amount: int | str | None = Field(
+        default=None, description='point_adjustment: the points; reward_redeem: the reward\'s value, e.g. "50.00"'
+    )
+    rewardId: str | None = Field(
+        default=None, description="reward_redeem: its own opId; reward_reverse: the opId of the reward it undoes"
+    )
+    redemptionCode: str | None = Field(
+        default=None, description="reward_redeem, reward_reverse: the vendor's code once the reward is issued"
+    )
     reason: str | None = Field(default=None, description="why it was rejected, is in conflict or parked")
     reasonText: str | None = Field(default=None, description="the reason as text for a person (final states)")
     nextAttemptAt: DateTime | None = Field(default=None, description="while queued")
@@ -207,8 +236,13 @@ class Health(Answer):
     reasons: list[str] | None = Field(default=None, description="why the status is not ok")
     version: str
     uptimeSeconds: float
-    engage: Literal["online", "offline", "unknown"]
-    engageLatencyMs: float | None
+    backend: Literal["engage", "fabric"] = Field(description="the loyalty system this agent talks to")
+    loyalty: Literal["online", "offline", "unknown"] = Field(description="the loyalty system's state")
+    loyaltyLatencyMs: float | None
+    engage: Literal["online", "offline", "unknown"] = Field(
+        description="the same as `loyalty`, whatever the backend (kept for monitors written before fabric)"
+    )
+    engageLatencyMs: float | None = Field(description="the same as `loyaltyLatencyMs`")
     features: list[str]
     queue: QueueCounts
     printer: PrinterHealth

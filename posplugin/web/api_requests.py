@@ -53,6 +53,13 @@ class PurchaseBody(Strict):
     opId: OpId | None = None
 
 
+class RewardBody(Strict):
+    amount: str = Field(
+        pattern=r"^[0-9]{1,6}(\.[0-9]{1,2})?$", description="the reward's value in the store's currency, e.g. \"50.00\""
+    )
+    opId: OpId | None = None
+
+
 class PrintVoucherBody(Strict):
     contactId: MemberId
     voucherId: VoucherId

@@ -15,7 +15,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from ..agent import Agent
+from ..enrolment import EnrolmentService
+from ..errors import AgentError
 from ..events import Event
+from ..texts import message
 from .api_errors import error_responses
 from .api_models import (
     EVENT_MODELS,
@@ -43,6 +46,7 @@ from .api_requests import (
     PurchaseBody,
     ReprintBody,
     ResolveBody,
+    RewardBody,
     VoucherId,
     VoucherOpBody,
 )
@@ -51,8 +55,21 @@ from .sale_models import PointAdjustmentBody, SaleBody
 log = logging.getLogger(__name__)
 SSE_HEARTBEAT = 15.0
 M = TypeVar("M", bound=Answer)
+S = TypeVar("S")
 
-API_DESCRIPTION = """Till-side loyalty agent (Voyado Engage). Listens on 127.0.0.1 only.
+
+def supported(service: S | None, agent: Agent) -> S:
+    """A capability of the loyalty backend in use, or 501 ``not_supported`` (fabric has no point shop)."""
+    if service is None:
+        raise AgentError(
+            501,
+            "not_supported",
+            f"{message('not_supported', agent.config.agent.language)} ({agent.backend.title})",
+        )
+    return service
+
+
+API_DESCRIPTION = """Till-side loyalty agent (Voyado Engage or fabric Loyalty). Listens on 127.0.0.1 only.
 
 Every call except `GET /api/v1/health` needs the `X-POS-Token` header (401 `unauthorized` without it). A body, when
 sent, is JSON (`Content-Type: application/json`). Errors are `{"error": {"code", "message", "details?"}}`; each
@@ -64,9 +81,10 @@ API_TAGS = [
     {"name": "members", "description": "identify a scan, the member view, point transactions, enrolment"},
     {"name": "vouchers", "description": "redeem and reactivate, through the durable outbox"},
     {"name": "ops", "description": "operations in the outbox and the queue"},
-    {"name": "sales", "description": "sales to Engage receipts (earning points)"},
-    {"name": "points", "description": "point adjustments"},
-    {"name": "point-shop", "description": "items, purchases"},
+    {"name": "sales", "description": "sales to points: Engage receipts or fabric earns"},
+    {"name": "points", "description": "point adjustments (Engage)"},
+    {"name": "point-shop", "description": "items, purchases (Engage)"},
+    {"name": "rewards", "description": "rewards issued from points at the till, and their undo (fabric)"},
     {"name": "printing", "description": "receipts and the cash drawer"},
     {"name": "events", "description": "Server-Sent Events for panels"},
 ]
@@ -188,16 +206,25 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     async def health() -> Health:
         return answer(Health, await agent.health())
 
-    member_lookup = ("invalid_code", "member_not_found", "multiple_members", "engage_offline", "engage_error")
-    member_errors = (*member_lookup, "engage_auth")
+    member_lookup = (
+        "invalid_code",
+        "member_not_found",
+        "multiple_members",
+        "loyalty_offline",
+        "loyalty_busy",
+        "loyalty_error",
+    )
+    member_errors = (*member_lookup, "loyalty_auth")
 
-    search_errors = ("invalid_email", "invalid_mobilePhone", "member_not_found_search", "engage_offline_search")
+    search_errors = ("invalid_email", "invalid_mobilePhone", "member_not_found_search", "loyalty_offline_search")
 
     @route("POST", "/identify", "identifyMember", "members", codes=(*member_errors, *search_errors))
     async def identify(body: IdentifyBody) -> MemberView:
         if body.lookupKey is not None:
-            return answer(MemberView, await agent.members.search(body.code, body.lookupKey))
-        return answer(MemberView, await agent.members.identify(body.code))
+            return answer(
+                MemberView, await agent.metrics.timed_identify(agent.members.search(body.code, body.lookupKey))
+            )
+        return answer(MemberView, await agent.metrics.timed_identify(agent.members.identify(body.code)))
 
     @route("GET", "/members/{contactId}", "getMember", "members", path=True, codes=member_errors)
     async def member(contactId: Annotated[MemberId, Path()]) -> MemberView:
@@ -211,17 +238,20 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "enrolment_disabled",
         "enrolment_offline",
         "enrolment_unconfirmed",
-        # Engage refusing (its key, the request), under whatever names the member lookups give those.
-        *(code for code in member_errors if code not in member_lookup[:3]),
+        "loyalty_error",
+        "loyalty_auth",
+        "not_supported",
     )
 
     @route("POST", "/members", "enrolMember", "members", codes=enrol_errors)
     async def enrol(body: EnrolBody) -> EnrolledMemberView:
-        return answer(EnrolledMemberView, await agent.enrolment.enrol(body.to_request(), body.opId))
+        enrolment = supported(agent.enrolment, agent)
+        return answer(EnrolledMemberView, await enrolment.enrol(body.to_request(), body.opId))
 
     @route("GET", "/enrolment", "getEnrolmentForm", "members", inputs=False)
     async def enrolment_form() -> EnrolmentForm:
-        return answer(EnrolmentForm, agent.enrolment.form())
+        form = agent.enrolment.form() if agent.enrolment is not None else EnrolmentService.unavailable_form()
+        return answer(EnrolmentForm, form)
 
     @route(
         "GET",
@@ -229,7 +259,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "listPointTransactions",
         "members",
         path=True,
-        codes=("engage_offline", "engage_error", "engage_auth"),
+        codes=("loyalty_offline", "loyalty_error", "loyalty_auth"),
     )
     async def point_transactions(
         contactId: Annotated[MemberId, Path()],
@@ -241,7 +271,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         page = await agent.members.point_transactions(contactId, filter, offset, count, accountId)
         return answer(PointTransactionPage, page)
 
-    voucher_op_errors = ("voucher_not_owned", "voucher_busy", "op_id_conflict")
+    voucher_op_errors = ("voucher_not_owned", "voucher_busy", "op_id_conflict", "not_supported")
 
     @route(
         "POST",
@@ -252,7 +282,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=voucher_op_errors,
     )
     async def redeem(voucherId: Annotated[VoucherId, Path()], body: VoucherOpBody) -> OpView:
-        return answer(OpView, await agent.redemptions.redeem(voucherId, body.contactId, body.opId))
+        return answer(OpView, await supported(agent.redemptions, agent).redeem(voucherId, body.contactId, body.opId))
 
     @route(
         "POST",
@@ -263,7 +293,8 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=voucher_op_errors,
     )
     async def reactivate(voucherId: Annotated[VoucherId, Path()], body: VoucherOpBody) -> OpView:
-        return answer(OpView, await agent.redemptions.reactivate(voucherId, body.contactId, body.opId))
+        vouchers = supported(agent.redemptions, agent)
+        return answer(OpView, await vouchers.reactivate(voucherId, body.contactId, body.opId))
 
     @route(
         "POST",
@@ -282,10 +313,10 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "adjustPoints",
         "points",
         path=True,
-        codes=("op_id_conflict",),
+        codes=("op_id_conflict", "not_supported"),
     )
     async def point_adjustment(contactId: Annotated[MemberId, Path()], body: PointAdjustmentBody) -> OpView:
-        op = await agent.point_adjustments.adjust(
+        op = await supported(agent.point_adjustments, agent).adjust(
             contactId, body.amount, body.description, body.definitionId, body.validFrom, body.validTo, body.opId
         )
         return answer(OpView, op)
@@ -306,17 +337,32 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     async def resolve_op(opId: str, body: ResolveBody) -> OpView:
         return answer(OpView, await agent.ops.resolve(opId, body.note))
 
+    @route(
+        "POST",
+        "/members/{contactId}/rewards",
+        "redeemReward",
+        "rewards",
+        path=True,
+        codes=("loyalty_offline", "loyalty_not_configured", "op_id_conflict", "not_supported"),
+    )
+    async def redeem_reward(contactId: Annotated[MemberId, Path()], body: RewardBody) -> OpView:
+        return answer(OpView, await supported(agent.rewards, agent).redeem(contactId, body.amount, body.opId))
+
+    @route("POST", "/ops/{opId}/undo", "undoReward", "rewards", path=True, codes=("op_state", "not_supported"))
+    async def undo_reward(opId: str) -> OpView:
+        return answer(OpView, await supported(agent.rewards, agent).undo(opId))
+
     @route("GET", "/queue", "getQueue", "ops", inputs=False)
     async def queue() -> QueueView:
         return answer(QueueView, await agent.ops.queue())
 
-    shop_errors = ("member_not_found", "engage_offline", "engage_error", "engage_auth")
+    shop_errors = ("member_not_found", "loyalty_offline", "loyalty_error", "loyalty_auth", "not_supported")
 
     @route(
         "GET", "/members/{contactId}/point-shop/items", "listPointShopItems", "point-shop", path=True, codes=shop_errors
     )
     async def point_shop_items(contactId: Annotated[MemberId, Path()]) -> PointShopItems:
-        return answer(PointShopItems, await agent.point_shop.items(contactId))
+        return answer(PointShopItems, await supported(agent.point_shop, agent).items(contactId))
 
     @route(
         "POST",
@@ -327,7 +373,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=(*shop_errors, "op_id_conflict"),
     )
     async def point_shop_purchase(contactId: Annotated[MemberId, Path()], body: PurchaseBody) -> OpView:
-        return answer(OpView, await agent.point_shop.purchase(contactId, body.itemId, body.opId))
+        return answer(OpView, await supported(agent.point_shop, agent).purchase(contactId, body.itemId, body.opId))
 
     @route(
         "GET",
@@ -338,7 +384,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=shop_errors,
     )
     async def point_shop_purchases(contactId: Annotated[MemberId, Path()]) -> PointShopPurchases:
-        return answer(PointShopPurchases, await agent.point_shop.purchases(contactId))
+        return answer(PointShopPurchases, await supported(agent.point_shop, agent).purchases(contactId))
 
     printer_errors = (
         "printer_not_configured",
@@ -347,7 +393,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         "printer_paper_out",
         "printer_cover_open",
     )
-    member_print_errors = (*printer_errors, "member_not_found", "engage_offline", "engage_error", "engage_auth")
+    member_print_errors = (*printer_errors, "member_not_found", "loyalty_offline", "loyalty_error", "loyalty_auth")
 
     @route(
         "POST",
@@ -357,7 +403,7 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         codes=(*member_print_errors, "not_found", "not_completed"),
     )
     async def print_point_shop(body: PrintPurchaseBody) -> PrintAnswer:
-        return answer(PrintAnswer, await agent.point_shop.print_receipt(body.contactId, body.opId))
+        return answer(PrintAnswer, await supported(agent.point_shop, agent).print_receipt(body.contactId, body.opId))
 
     @route(
         "POST",

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..agent import Agent
 from ..errors import AgentError
+from ..metrics.route import add_metrics_route
 from ..texts import message
 from .api_routes import API_DESCRIPTION, API_TAGS, add_api_routes
 from .security import SecurityMiddleware, SecurityPolicy
@@ -84,6 +85,7 @@ def create_app(agent: Agent, *, manage_lifecycle: bool = True) -> FastAPI:
         return error(500, "internal_error")
 
     add_api_routes(app, agent)
+    add_metrics_route(app, agent.metrics)
 
     # ---- cashier panel ---------------------------------------------------------------------------------
 

@@ -163,6 +163,13 @@ class SaleBody(Strict):
     totals: TotalsBody
     payments: list[PaymentBody] = Field(default_factory=list, max_length=20)
     usedVouchers: list[UsedVoucherBody] = Field(default_factory=list, max_length=50)
+    originalReceiptId: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[\x21-\x7e]+$",
+        description="a return: the receiptId of the sale it returns (fabric reverses that earn; Engage ignores it)",
+    )
     note: Text = ""
 
     @field_validator("createdDate")
@@ -212,6 +219,7 @@ class SaleBody(Strict):
             used_vouchers=[
                 {k: v for k, v in voucher.model_dump().items() if v is not None} for voucher in self.usedVouchers
             ],
+            original_receipt_id=self.originalReceiptId,
         )
 
 

@@ -17,6 +17,7 @@ from ..agent import Agent
 from ..errors import AgentError
 from ..settings import SettingsService
 from ..texts import message
+from .api_routes import supported
 from .manager_sessions import COOKIE, ManagerSession, ManagerSessions, cookie_header
 from .security import SecurityPolicy
 
@@ -197,7 +198,7 @@ def add_settings_routes(app: FastAPI, agent: Agent, policy: SecurityPolicy, stat
     async def adjust_points(body: AdjustBody) -> dict[str, Any]:
         view = await agent.members.identify(body.member)
         contact = view["contact"]
-        op = await agent.point_adjustments.adjust(contact["id"], body.amount, body.description)
+        op = await supported(agent.point_adjustments, agent).adjust(contact["id"], body.amount, body.description)
         name = f"{contact.get('firstName', '')} {contact.get('lastName', '')}".strip()
         return {**op, "memberName": name}
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posplugin.members import number
 from posplugin.vendors.engage import PointAccount, PointTransaction
+from posplugin.vendors.engage.member_view import number
 
 
 @pytest.mark.parametrize("value", ["1e1000000", "-1e1000000", "9" * 5000, 1e300, "1e-1000000", "NaN", "Infinity"])

@@ -16,7 +16,7 @@ def test_unprinted_jobs_move_to_the_new_printer_on_reconfigure() -> None:
     old, new = CapturePrinter(), CapturePrinter()
     old.current_status = OFFLINE  # the cashier asked; the printer was off; the manager fixes the setting
     none: Any = None
-    service = ReceiptService(Config(), old, none, none, none, time.time)
+    service = ReceiptService(Config(), old, none, none, none, none, time.time)
     service.start()
     try:
         assert service.queue is not None
@@ -44,7 +44,7 @@ def test_switching_printing_off_ends_waiting_jobs_as_dropped() -> None:
     printer = CapturePrinter()
     printer.current_status = OFFLINE
     none: Any = None
-    service = ReceiptService(Config(), printer, none, none, none, time.time)
+    service = ReceiptService(Config(), printer, none, none, none, none, time.time)
     service.start()
     assert service.queue is not None
     job = service.queue.submit("voucher", b"x")
@@ -61,7 +61,7 @@ def test_only_a_job_whose_waiter_gave_up_is_reported_later() -> None:
 
     printer = CapturePrinter()
     none: Any = None
-    service = ReceiptService(Config(), printer, none, none, none, time.time)
+    service = ReceiptService(Config(), printer, none, none, none, none, time.time)
     told: list[dict[str, Any]] = []
     service.notify = told.append
     service.start()

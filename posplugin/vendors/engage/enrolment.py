@@ -22,9 +22,9 @@ from ...loyalty.enrolment import (
     IdentifierTaken,
     NewMember,
 )
-from ...scan_codes import GUID_RE
 from .client import CONTACT_SOURCE, EngageClient
 from .errors import EngageBadResponse, EngageHTTPError, EngageServerError
+from .ids import is_guid
 from .models import Contact
 
 SETTLE_SECONDS = 6.0  # Engage's ~5 s limit on a create [doc], and a second's margin
@@ -53,19 +53,12 @@ def contact_body(member: NewMember, now: datetime) -> dict[str, Any]:
 
 
 class EngageEnrolment:
-    """The ``EnrolmentPort`` for Engage. ``store_external_id`` is asked at each create (the settings page may
-    change the store id while the agent runs)."""
+    """The ``EnrolmentPort`` for Engage."""
 
     def __init__(
-        self,
-        client: EngageClient,
-        store_external_id: Callable[[], str],
-        *,
-        settle_seconds: float = SETTLE_SECONDS,
-        clock: Callable[[], float] = time.time,
+        self, client: EngageClient, *, settle_seconds: float = SETTLE_SECONDS, clock: Callable[[], float] = time.time
     ) -> None:
         self._client = client
-        self._store = store_external_id
         self._settle = settle_seconds
         self._clock = clock
 
@@ -86,10 +79,10 @@ class EngageEnrolment:
             _raise_if_refused(exc)
             raise
 
-    async def create(self, member: NewMember) -> Enrolled:
+    async def create(self, member: NewMember, store_external_id: str) -> Enrolled:
         body = contact_body(member, datetime.fromtimestamp(self._clock(), UTC))
         try:
-            result = await self._client.create_contact(body, store_external_id=self._store())
+            result = await self._client.create_contact(body, store_external_id=store_external_id)
         except EngageServerError:
             raise  # 5xx (the 504 rollback among them): unknown, the caller looks up before any retry
         except EngageHTTPError as exc:
@@ -109,10 +102,10 @@ def _raise_if_refused(exc: EngageHTTPError) -> None:
 def _enrolled(body: Any) -> Enrolled:
     """The created contact from the answer: the contact object (v2 documents it), or its id as a bare string. A
     201 without either is not taken as done: the caller reconciles by lookup."""
-    if isinstance(body, str) and GUID_RE.fullmatch(body):
+    if isinstance(body, str) and is_guid(body):
         return Enrolled(body.lower())
     if isinstance(body, dict):
         contact = Contact.from_json(body)
-        if GUID_RE.fullmatch(contact.id):
+        if is_guid(contact.id):
             return Enrolled(contact.id.lower(), contact.first_name or None, contact.member_number or None)
     raise EngageBadResponse("contacts: the answer names no contact")

@@ -42,7 +42,6 @@ from .models import Reward
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-SALE_EARN, REWARD_REDEEM, REWARD_REVERSE = "sale_earn", "reward_redeem", "reward_reverse"
 # [assumed] How far a reward's createdAt (fabric's clock) may fall outside our attempt and still be ours.
 REWARD_CLOCK_SKEW = 5.0
 OUTCOMES = (Confirmed, Refused, Conflict, Unknown, NotSent, Resend)

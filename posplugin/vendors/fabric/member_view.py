@@ -4,9 +4,9 @@ this store, accounts per point type, and restricted points that count only at ot
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from ...timestamps import iso
 from .client import FabricClient
 from .models import Balance, Member
 
@@ -36,7 +36,7 @@ def build_view(member: Member, balance: Balance, location: str, now: float) -> d
         },
         "vouchers": [],  # fabric keeps no waiting vouchers: rewards are issued from points on demand
         "source": "live",
-        "fetchedAt": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+        "fetchedAt": iso(now),
     }
 
 

@@ -443,7 +443,7 @@ async function printReceipt(path, body, button) {
 // ---- point shop and history ----------------------------------------------------------------------------
 
 function offlineText(err, text) {
-  return err.code === "engage_offline" ? text : err.message;
+  return err.code === "loyalty_offline" ? text : err.message;
 }
 
 async function loadShop() {

@@ -24,6 +24,7 @@ const TEXT = {
     pin_changed: "PIN bytt", points: "Poäng", points_help: "Goodwill eller rättelser. Skanna medlemmens kort eller skriv kortnumret.",
     adjust_member: "Medlemskort", adjust_amount: "Poäng (minus för att dra av)", adjust_reason: "Orsak",
     adjust_button: "Justera poäng", adjusted: (n, who, state) => `${n} poäng för ${who}: ${state}`, locked: (m) => `Låst i ${m} min efter för många fel`, network: "Agenten svarar inte",
+    managed: (file) => `Styrs centralt (${file}); ändras inte här`,
   },
   en: {
     title: "Settings", logout: "Log out", setup_title: "Set the manager PIN", setup_help: "Choose a PIN of 4–12 digits.",
@@ -47,7 +48,7 @@ const TEXT = {
     pin_changed: "PIN changed", points: "Points", points_help: "Goodwill or corrections. Scan the member's card or type the card number.",
     adjust_member: "Member card", adjust_amount: "Points (negative to remove)", adjust_reason: "Reason",
     adjust_button: "Adjust points", adjusted: (n, who, state) => `${n} points for ${who}: ${state}`, locked: (m) => `Locked for ${m} min after too many wrong PINs`,
-    network: "The agent is not answering",
+    network: "The agent is not answering", managed: (file) => `Managed centrally (${file}); not changed here`,
   },
 };
 
@@ -239,7 +240,27 @@ function field(section, key, kind, choices) {
     if (kind === "port") input.setAttribute("list", "serial-ports");
   }
   input.dataset.kind = kind;
-  return [label, input];
+  // Shown when a conf.d drop-in sets this key (see render).
+  const note = el("p", { id: `${id}-managed`, class: "managed-note", hidden: "" });
+  return [label, input, note];
+}
+
+// A key a drop-in sets is read-only here: the note names the file, saving leaves the key out.
+function showManaged(input, file) {
+  const note = $(`${input.id}-managed`);
+  const managed = Boolean(file);
+  if (input.tagName === "SELECT" || input.dataset.kind === "bool") input.disabled = managed;
+  else input.readOnly = managed;
+  if (managed) {
+    input.dataset.managed = file;
+    input.setAttribute("aria-describedby", note.id);
+    note.textContent = T.managed(file.split(/[\\/]/).pop());
+    note.title = file;
+  } else {
+    delete input.dataset.managed;
+    input.removeAttribute("aria-describedby");
+  }
+  note.hidden = !managed;
 }
 
 function readField(input) {
@@ -253,13 +274,16 @@ function readField(input) {
 
 function render(state) {
   for (const [name, fields] of SECTIONS) {
+    const managed = (state.managed || {})[name] || {};
     for (const [key] of fields) {
       const input = $(`${name}-${key}`);
       const value = state.sections[name][key];
       if (input.dataset.kind === "bool") input.checked = Boolean(value);
       else if (input.dataset.kind === "lines") input.value = (value || []).join("\n");
       else input.value = value === null || value === undefined ? "" : String(value);
+      showManaged(input, managed[key]);
     }
+    $(`save-${name}`).disabled = fields.every(([key]) => key in managed);
   }
   $("api-key-last4").textContent = state.apiKey.set ? T.api_key_set(state.apiKey.last4) : T.api_key_missing;
   $("config-file").textContent = state.configFile;
@@ -269,7 +293,10 @@ function render(state) {
 
 async function saveSection(name, fields) {
   const values = {};
-  for (const [key] of fields) values[key] = readField($(`${name}-${key}`));
+  for (const [key] of fields) {
+    const input = $(`${name}-${key}`);
+    if (!input.dataset.managed) values[key] = readField(input);
+  }
   const body = { values };
   // A new Engage address is only accepted together with its API key (typed in the key field below it).
   if (name === "engage" && $("api-key") && $("api-key").value) body.apiKey = $("api-key").value;

@@ -35,7 +35,7 @@ def transport_outcome(exc: EngageError) -> Outcome:
     if isinstance(exc, EngageRateLimited):
         return NotSent("rate_limited", exc.retry_after if exc.retry_after is not None else 1.0, 429)
     if isinstance(exc, EngageAuthError):
-        return NotSent("engage_auth", None, exc.status)
+        return NotSent("loyalty_auth", None, exc.status)
     if isinstance(exc, EngageUnreachable):
         return NotSent("engage_unreachable")
     if isinstance(exc, EngageBusy):

@@ -9,20 +9,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from .errors import AgentError
-from .loyalty.kinds import POINT_SHOP_PURCHASE
-from .loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
-from .members import number
-from .ops import OpService, checked_op_id
-from .outbox.model import CONFIRMED, REJECTED, Op
-from .outbox.store import OutboxStore
-from .outbox.worker import OutboxWorker
-from .receipts import formatting as fmt
-from .receipts.service import ReceiptService
-from .texts import message
-from .timestamps import iso
-from .vendors.engage import EngageAuthError, EngageClient, EngageError, EngageHTTPError, PointAccount, PointShopItem
-from .vendors.engage.ids import checked_guid
+from ...errors import AgentError
+from ...loyalty.kinds import POINT_SHOP_PURCHASE
+from ...loyalty.status import TRANSPORT_FAILURES, LoyaltyStatus
+from ...ops import OpService, checked_op_id
+from ...outbox.model import CONFIRMED, REJECTED, Op
+from ...outbox.store import OutboxStore
+from ...outbox.worker import OutboxWorker
+from ...receipts import formatting as fmt
+from ...receipts.service import ReceiptService
+from ...texts import message
+from ...timestamps import iso
+from . import EngageAuthError, EngageClient, EngageError, EngageHTTPError, PointAccount, PointShopItem
+from .ids import checked_guid
+from .member_view import number
 
 
 class PointShopService:
@@ -54,19 +54,19 @@ class PointShopService:
     def _engage_error(self, exc: EngageError) -> AgentError:
         if isinstance(exc, TRANSPORT_FAILURES):
             self.status.record_failure(exc)
-            return self._error(503, "engage_offline")
+            return self._error(503, "loyalty_offline")
         self.status.record_success()
         if isinstance(exc, EngageAuthError):
-            return self._error(502, "engage_auth")
+            return self._error(502, "loyalty_auth")
         if isinstance(exc, EngageHTTPError) and exc.status in (400, 404):
             return self._error(404, "member_not_found")
-        return self._error(502, "engage_error")
+        return self._error(502, "loyalty_error")
 
     # ---- items -----------------------------------------------------------------------------------------
 
     async def _catalogue(self, contact_id: str) -> tuple[list[PointShopItem], list[PointAccount]]:
         if self.status.is_offline:
-            raise self._error(503, "engage_offline")
+            raise self._error(503, "loyalty_offline")
         try:
             items, accounts = await asyncio.gather(
                 self.client.list_point_shop_items(contact_id), self.client.get_point_accounts(contact_id)
@@ -125,7 +125,7 @@ class PointShopService:
             try:
                 items, accounts = await self._catalogue(contact_id)
             except AgentError as exc:
-                if exc.code != "engage_offline":
+                if exc.code != "loyalty_offline":
                     raise
                 op = await self._capture(op_id, purchase_id, contact_id, {"itemId": item_id}, now, offline_refusal)
                 return self.ops.describe(op)
@@ -168,7 +168,7 @@ class PointShopService:
     async def purchases(self, contact_id: str) -> dict[str, Any]:
         contact_id = checked_guid(contact_id, "contactId", self.language)
         if self.status.is_offline:
-            raise self._error(503, "engage_offline")
+            raise self._error(503, "loyalty_offline")
         try:
             history = await self.client.list_point_shop_purchases(contact_id)
         except EngageHTTPError as exc:

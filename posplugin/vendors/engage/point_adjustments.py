@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import AgentError
-from .loyalty.kinds import POINT_ADJUSTMENT
-from .ops import OpService, checked_op_id
-from .outbox.store import OutboxStore
-from .scan_codes import GUID_RE
-from .vendors.engage import EngageClient, EngageError
-from .vendors.engage.client import BULK_LIMIT
-from .vendors.engage.ids import checked_guid
+from ...errors import AgentError
+from ...loyalty.kinds import POINT_ADJUSTMENT
+from ...ops import OpService, checked_op_id
+from ...outbox.store import OutboxStore
+from . import EngageClient, EngageError
+from .client import BULK_LIMIT
+from .ids import GUID_RE, checked_guid
 
 CSV_COLUMNS = ("contactId", "amount", "definitionId", "description", "source", "validFrom", "validTo", "timeStamp")
 REQUIRED_COLUMNS = ("contactId", "amount")
