@@ -27,6 +27,7 @@ API_KEY = "test-api-key-0123456789"
 SLOW_FILES = frozenset(
     {
         "test_crash_recovery.py",
+        "test_fabric_crash.py",
         "test_linux_install.py",
         "test_schemathesis.py",
         "test_generated_client.py",
