@@ -25,12 +25,15 @@ from .config import Config
 from .config_file import write_config
 from .config_layers import ConfigLayers
 from .database import Database
+from .enrolment import EnrolmentService
+from .enrolment_rules import EnrolmentSettings
 from .errors import AgentError
 from .events import EventBus
 from .health_levels import LEVELS, assess
 from .log_redaction import RedactingFilter
+from .loyalty.enrolment import EnrolmentPort
 from .loyalty.kinds import VOUCHER_REDEEM, op_view
-from .loyalty.ports import PRINT, CoreParts, ExecutorContext
+from .loyalty.ports import ENROL, PRINT, CoreParts, ExecutorContext
 from .loyalty.status import LoyaltyStatus
 from .manager_pin import ManagerPin, PinGuard
 from .member_cache import MemberCache
@@ -61,6 +64,8 @@ class AgentOptions:
     # Schedules and pacing (outbox backoff, rate limiter, "too old"); a separate seam so tests can step the wall
     # clock and see that nothing waits or parks because of it.
     monotonic: Callable[[], float] = time.monotonic
+    # Seconds after sending a new member by which the vendor has saved it or rolled it back; None = the vendor's.
+    enrolment_settle_seconds: float | None = None
 
 
 class Agent:
@@ -110,6 +115,7 @@ class Agent:
             self.db, config.offline.member_cache_size, config.offline.member_cache_hours * 3600, self.options.clock
         )
         clock = self.options.clock
+
         offline = config.offline
         self.outbox = OutboxStore(
             self.db,
@@ -214,6 +220,7 @@ class Agent:
         self.point_adjustments = capabilities.point_adjustments
         self.rewards = capabilities.rewards
         self.promotions = capabilities.promotions
+        self.enrolment = self._enrolment(capabilities.enrolment)
         self.sales = SalesService(
             self.outbox,
             self.worker,
@@ -226,10 +233,30 @@ class Agent:
         )
         self.pin = ManagerPin(secret_store, PinGuard(self.db, clock), config.agent.language)
         self.features = {*self.backend.features, PRINT}
+        if self.enrolment is None or not config.enrolment.enabled:
+            self.features.discard(ENROL)
         self._tasks: list[asyncio.Task[Any]] = []
         self._scanner: Any = None
         self._refreshed: dict[str, float] = {}
         self.last_scan: dict[str, Any] | None = None
+
+    def _enrolment(self, port: EnrolmentPort | None) -> EnrolmentService | None:
+        if port is None:
+            return None
+
+        def settings() -> EnrolmentSettings:  # read at each call: the settings page may change the store id
+            return EnrolmentSettings.from_config(self.config.enrolment, self.config.agent.store_id)
+
+        return EnrolmentService(
+            port,
+            self.members,
+            self.status,
+            settings,
+            self.config.agent.language,
+            self.members.refusal,
+            clock=self.options.clock,
+            settle_seconds=self.options.enrolment_settle_seconds,
+        )
 
     def _ensure_token(self) -> str:
         token = self.secrets.get(API_TOKEN)
@@ -342,6 +369,8 @@ class Agent:
         if self._scanner is not None:
             self._scanner.stop()
         await self.worker.drain_in_flight()
+        if self.enrolment is not None:
+            await self.enrolment.aclose()
         self.receipts.stop()
         for task in self._tasks:
             task.cancel()

@@ -243,6 +243,76 @@ class ReceiptConfig:
     point_shop_qr: bool = True
 
 
+CONSENT_ID_RULE = "a letter, then letters or digits (at most 64), as the loyalty system names it"
+CONSENT_KINDS = ("preference", "consent")
+CONSENT_REQUIRES = ("", "email", "mobilePhone")
+
+
+def _consent_id(value: Any) -> bool:
+    text = str(value)
+    return 1 <= len(text) <= 64 and text[:1].isascii() and text[:1].isalpha() and text.isascii() and text.isalnum()
+
+
+def _consent_text(value: Any) -> bool:
+    return bool(str(value).strip()) and _label(500)(value)
+
+
+@dataclass(frozen=True)
+class ConsentConfig:
+    """One question the till asks a new member, answered yes or no (never pre-ticked). ``kind = "preference"``
+    is a contact preference (``acceptsEmail``, ``acceptsSms``); ``"consent"`` one of the tenant's consents.
+    ``requires`` names the identifier the question is about: it is asked only when the member is enrolled with
+    it (no SMS question for an e-mail enrolment)."""
+
+    id: str = field(default="", metadata=_check(_consent_id, CONSENT_ID_RULE))
+    kind: str = field(
+        default="preference", metadata=_check(lambda v: v in CONSENT_KINDS, f"must be one of {CONSENT_KINDS}")
+    )
+    requires: str = field(
+        default="", metadata=_check(lambda v: v in CONSENT_REQUIRES, f"must be one of {CONSENT_REQUIRES}")
+    )
+    sv: str = field(default="", metadata=_check(_consent_text, "the question in Swedish, 1-500 characters"))
+    en: str = field(default="", metadata=_check(_consent_text, "the question in English, 1-500 characters"))
+
+
+def _default_consents() -> list[ConsentConfig]:
+    return [
+        ConsentConfig(
+            "acceptsEmail",
+            "preference",
+            "email",
+            "Vill du få erbjudanden och nyheter från oss via e-post?",
+            "Would you like to receive offers and news from us by e-mail?",
+        ),
+        ConsentConfig(
+            "acceptsSms",
+            "preference",
+            "mobilePhone",
+            "Vill du få erbjudanden och nyheter från oss via sms?",
+            "Would you like to receive offers and news from us by text message?",
+        ),
+    ]
+
+
+def _consents_complete(consents: Any) -> bool:
+    ids = [c.id for c in consents]
+    return len(ids) == len(set(ids)) and len(ids) <= 20 and all(c.id and c.sv and c.en for c in consents)
+
+
+@dataclass(frozen=True)
+class EnrolmentConfig:
+    # Off: the panel shows no Enrol button and POST /api/v1/members answers 409 enrolment_disabled.
+    enabled: bool = True
+    # The store that recruits the member, as Engage knows it; "" = [agent] store_id. Enrolment needs one.
+    store_external_id: str = field(default="", metadata=_check(_label(64), LABEL_RULE.format(n=64)))
+    # The cashier waits at most this long (Engage's ~5 s limit, a lookup, one retry, the member view).
+    deadline_seconds: float = field(default=20.0, metadata=_check(lambda v: 8 <= v <= 60, "must be 8-60 seconds"))
+    consents: list[ConsentConfig] = field(
+        default_factory=_default_consents,
+        metadata=_check(_consents_complete, "each needs a unique id and both texts (sv, en); at most 20"),
+    )
+
+
 def _textfile_path(value: Any) -> bool:
     """Unset, or an absolute path (of this machine's kind) to a ``.prom`` file: the textfile collectors read
     only that suffix, and a relative path would depend on the service's working folder."""
@@ -272,6 +342,7 @@ class Config:
     printer: PrinterConfig = field(default_factory=PrinterConfig)
     scanner: ScannerConfig = field(default_factory=ScannerConfig)
     receipt: ReceiptConfig = field(default_factory=ReceiptConfig)
+    enrolment: EnrolmentConfig = field(default_factory=EnrolmentConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = field(default="<defaults>", compare=False)
 
@@ -301,11 +372,15 @@ def config_from_mapping(raw: Mapping[str, Any], source: str = "<mapping>") -> Co
 
 
 def _build_section(cls: type[Any], section: str, values: Mapping[str, Any], source: str) -> Any:
+    return _build_table(cls, values, f"{source}: [{section}] ")
+
+
+def _build_table(cls: type[Any], values: Mapping[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
-        where = f"{source}: [{section}] {key}"
+        where = f"{prefix}{key}"
         if key not in known:
             raise ConfigError(f"{where}: unknown key (known: {', '.join(known)})")
         kwargs[key] = _coerce(hints[key], value, where)
@@ -327,6 +402,10 @@ def _coerce(expected: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {_kind(value)}")
         return [_coerce(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if dataclasses.is_dataclass(expected):  # a table inside a section ([[enrolment.consents]])
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {_kind(value)}")
+        return _build_table(typing.cast(type[Any], expected), value, f"{where}.")
     if isinstance(expected, types.UnionType):
         raise TypeError(f"unsupported config type {expected}")  # pragma: no cover - guards future edits
     if expected is bool:

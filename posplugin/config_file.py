@@ -63,6 +63,8 @@ def toml_value(value: Any) -> str:
         return _toml_string(value)
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):  # a table inside a section (the enrolment's consents), as an inline table
+        return "{" + ", ".join(f"{key} = {toml_value(item)}" for key, item in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")  # pragma: no cover - config has no such keys
 
 

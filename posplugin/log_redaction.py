@@ -2,7 +2,8 @@
 
 Secrets (API key, token, PIN) registered at run time are removed outright. Personal data is masked by shape:
 e-mail addresses, long digit runs (phone numbers, personal identity numbers, card and voucher numbers) and
-GUIDs (contactIds). httpx's INFO request lines are silenced at the source because their URLs carry contactIds.
+GUIDs (contactIds); and by name: the value of a personal field (firstName, email, mobilePhone, …) written as a
+key and its value. httpx's INFO request lines are silenced at the source because their URLs carry contactIds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ GUID = re.compile(r"\b([0-9a-fA-F]{8})-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 # Digit runs of 7+ (optionally with spaces/dashes, a leading +): phones, SSNs, card and voucher numbers.
 DIGITS = re.compile(r"\+?\d(?:[ -]?\d){6,}")
 QUIET_LOGGERS = ("httpx", "httpcore", "uvicorn.access", "hpack")
+# A personal field named in a line — a dict's or a dataclass's repr, JSON, a query string — loses its value
+# whatever it looks like: a first name has no shape to mask by. Only a quoted key before ``:`` or any key before
+# ``=`` counts, so prose such as "search by email: member …" stays readable.
+_PERSONAL_KEYS = r"(?:first_?name|last_?name|e_?mail|mobile_?phone|phone|social_?security_?number|ssn|name)"
+_VALUE = r"(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s,;&}\])]+)"
+PERSONAL_FIELD = re.compile(
+    rf"((?:\"{_PERSONAL_KEYS}\"|'{_PERSONAL_KEYS}')\s*:\s*|\b{_PERSONAL_KEYS}\s*=\s*){_VALUE}", re.IGNORECASE
+)
 
 
 def mask_digits(match: re.Match[str]) -> str:
@@ -48,6 +57,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[secret]")
+    text = PERSONAL_FIELD.sub(r"\1[personal]", text)
     text = EMAIL.sub(r"\1***@\2***.\3", text)
     text = GUID.sub(r"\1-…", text)
     return DIGITS.sub(mask_digits, text)

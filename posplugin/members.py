@@ -271,6 +271,12 @@ class MemberService:
             return exc  # the caller falls back to the cache
         return self._error(502, "loyalty_error")
 
+    def refusal(self, exc: LoyaltyError) -> AgentError:
+        """The public error for the loyalty system refusing a request, for a service with no cached answer to
+        fall back on (enrolment): the codes stay defined here."""
+        translated = self._translate(exc)
+        return translated if isinstance(translated, AgentError) else self._error(502, "loyalty_error")
+
     async def _from_cache_or_fail(self, contact_id: str | None, exc: LoyaltyError) -> dict[str, Any]:
         cached = await self.cache.get(contact_id) if contact_id else None
         if cached is None:

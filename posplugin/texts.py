@@ -161,6 +161,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A different sale was already sent with this receipt id.",
         "sv": "Ett annat kvitto har redan skickats med samma kvitto-id.",
     },
+    "enrolment_disabled": {
+        "en": "Enrolment is not available at this till (switched off, or no store id set). Ask the store manager.",
+        "sv": "Medlemsregistrering är inte tillgänglig i kassan (avstängd eller inget butiks-id). Fråga butikschefen.",
+    },
+    "enrolment_offline": {
+        "en": "Offline — enrolling a member needs a connection to the loyalty system. Nothing was saved; try again "
+        "when the till is online.",
+        "sv": "Offline — att registrera en medlem kräver anslutning till bonussystemet. Inget sparades; försök igen "
+        "när kassan är online.",
+    },
+    "enrolment_unconfirmed": {
+        "en": "The loyalty system has not confirmed the new member yet. Try again in a moment — the till checks "
+        "first, so the member is never registered twice.",
+        "sv": "Bonussystemet har inte bekräftat den nya medlemmen ännu. Försök igen om en stund — kassan kontrollerar "
+        "först, så medlemmen registreras aldrig två gånger.",
+    },
     "internal_error": {
         "en": "Something went wrong in the till agent. It keeps running; try again.",
         "sv": "Något gick fel i kassaagenten. Den körs vidare; försök igen.",
@@ -178,12 +194,45 @@ SCAN_PROBLEMS: dict[str, dict[str, str]] = {
     },
     "not_a_code": {"en": "this is not a member card or app code", "sv": "inte ett medlemskort eller en app-kod"},
 }
+# Why an enrolment request is refused (posplugin.enrolment); {id} names a consent, {kind} an identifier.
+ENROLMENT_PROBLEMS: dict[str, dict[str, str]] = {
+    "identifier_count": {
+        "en": "give exactly one identifier: email or mobilePhone",
+        "sv": "ange exakt en identifierare: email eller mobilePhone",
+    },
+    "email": {
+        "en": "This is not an e-mail address (name@example.com).",
+        "sv": "Det här är inte en e-postadress (namn@exempel.se).",
+    },
+    "mobilePhone": {
+        "en": "Enter the mobile number with country code: + and 8–15 digits, e.g. +46701234567.",
+        "sv": "Ange mobilnumret med landsnummer: + och 8–15 siffror, t.ex. +46701234567.",
+    },
+    "first_name": {
+        "en": "firstName: letters, spaces, hyphens, apostrophes and dots, at most 50",
+        "sv": "firstName: bokstäver, mellanslag, bindestreck, apostrofer och punkter, högst 50",
+    },
+    "consent_missing": {
+        "en": "consents.{id}: the shopper's answer (yes or no) is missing",
+        "sv": "consents.{id}: kundens svar (ja eller nej) saknas",
+    },
+    "consent_unknown": {"en": "consents.{id} is not asked at this till", "sv": "consents.{id} frågas inte i kassan"},
+    "consent_not_asked": {
+        "en": "consents.{id} is not asked for an enrolment with {kind}",
+        "sv": "consents.{id} frågas inte vid registrering med {kind}",
+    },
+}
 PIN_ATTEMPTS_LEFT = {"en": "{left} left before a lockout", "sv": "{left} försök kvar innan spärr"}
 
 
 def scan_problem(problem: str, limit: int, language: str) -> str:
     texts = SCAN_PROBLEMS.get(problem) or SCAN_PROBLEMS["not_a_code"]
     return (texts.get(language) or texts["en"]).format(limit=limit)
+
+
+def enrolment_problem(problem: str, language: str, **values: str) -> str:
+    texts = ENROLMENT_PROBLEMS[problem]
+    return (texts.get(language) or texts["en"]).format(**values)
 
 
 def message(code: str, language: str) -> str:

@@ -31,6 +31,10 @@ CARD = "2400000099996"
 VOUCHER_ID = "d00dfeed-0000-4000-8000-00000000c0de"
 VOUCHER_NUMBER = "2511999912345"
 PERSONAL = (EMAIL, PHONE, SSN, CARD, VOUCHER_NUMBER, CONTACT_ID)
+# A shopper enrolled at the till: the identifier goes to Engage only (in no file at all), the name is in no log.
+ENROL_EMAIL = "nora.kanariefagel@example.net"
+ENROL_PHONE = "+46701119988"
+ENROL_NAME = "Kanariefågeln"
 
 
 @pytest.fixture
@@ -107,6 +111,23 @@ def test_no_secret_in_any_file_and_personal_data_only_masked_in_logs(
             printed = till.post("/api/v1/print/voucher", json={"contactId": CONTACT_ID, "voucherId": VOUCHER_ID})
             assert printed.status_code == 200
             assert till.post("/api/v1/identify", json={"code": "x" * 5000}).status_code == 422
+            enrolled = till.post(
+                "/api/v1/members",
+                json={"email": ENROL_EMAIL, "firstName": ENROL_NAME, "consents": {"acceptsEmail": True}},
+            )
+            assert enrolled.status_code == 200, enrolled.text
+            assert enrolled.json()["enrolment"]["result"] == "created"
+            by_phone = till.post(
+                "/api/v1/members", json={"mobilePhone": ENROL_PHONE, "firstName": ENROL_NAME, "consents": {}}
+            )
+            assert by_phone.status_code == 422  # the SMS question unanswered: refused, nothing sent
+            by_phone = till.post(
+                "/api/v1/members",
+                json={"mobilePhone": ENROL_PHONE, "firstName": ENROL_NAME, "consents": {"acceptsSms": False}},
+            )
+            assert by_phone.status_code == 200, by_phone.text
+            existing = till.post("/api/v1/members", json={"email": EMAIL, "consents": {"acceptsEmail": False}})
+            assert existing.json()["enrolment"]["result"] == "existing"
     finally:
         agent.send_signal(signal.SIGTERM)
         output, _ = agent.communicate(timeout=20)
@@ -124,12 +145,15 @@ def test_no_secret_in_any_file_and_personal_data_only_masked_in_logs(
         content = path.read_bytes()
         for secret in secrets:
             assert secret.encode() not in content, f"a secret is in {path}"
+        for typed in (ENROL_EMAIL, ENROL_PHONE):
+            assert typed.encode() not in content, f"an enrolled shopper's identifier is in {path}"
 
     log_text = "\n".join(p.read_text(errors="replace") for p in logs.rglob("*.log*")) + output
     for secret in secrets:
         assert secret not in log_text
-    for value in PERSONAL:
+    for value in (*PERSONAL, ENROL_EMAIL, ENROL_PHONE, ENROL_NAME):
         assert value not in log_text, f"{value} is in the log unmasked"
+    assert "enrol by email: member" in log_text and "enrol by mobilePhone: member" in log_text
     # The flows did log: the scans are in the audit lines, masked to their last characters.
     assert "identify card …9996: member 0c0ffee0-…" in log_text
     assert "identify card ….org: member_not_found" in log_text

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .enrolment import EnrolmentPort
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .status import LoyaltyStatus
 
 # Feature names as the POS sees them in /api/v1/health `features` (the panel shows what is listed).
-IDENTIFY, REDEEM, REACTIVATE, POINT_SHOP, SALES, POINT_ADJUSTMENTS, REWARDS, PRINT, PROMOTIONS = (
+IDENTIFY, REDEEM, REACTIVATE, POINT_SHOP, SALES, POINT_ADJUSTMENTS, REWARDS, PRINT, PROMOTIONS, ENROL = (
     "identify",
     "redeem",
     "reactivate",
@@ -38,6 +40,7 @@ IDENTIFY, REDEEM, REACTIVATE, POINT_SHOP, SALES, POINT_ADJUSTMENTS, REWARDS, PRI
     "rewards",
     "print",
     "promotions",
+    "enrol",
 )
 
 
@@ -156,6 +159,7 @@ class Capabilities:
     point_adjustments: PointAdjustments | None = None
     promotions: Promotions | None = None
     rewards: Rewards | None = None
+    enrolment: EnrolmentPort | None = None  # enrolling new members at the till (Engage)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,10 @@ Kinds and what the client sees:
                          answer takes minutes (a per-read timeout never fires)
 - ``redirect``           ``status`` (302 unless set to a 3xx) to another site, as a captive portal or a proxy's block
                          page answers; nothing is processed
+- ``rollback_timeout``   the request is valid but its work runs into the vendor's own time limit: after ``delay`` s
+                         (the simulator's limit when 0) it answers 504 and rolls the work back; nothing is saved. An
+                         invalid request is refused at once, as usual. Only where the vendor documents such a limit:
+                         Engage's POST /contacts (~5 s); other calls ignore it
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ KINDS = (
     "garbage",
     "redirect",
     "trickle",
+    "rollback_timeout",
 )
 
 

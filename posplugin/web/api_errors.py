@@ -40,6 +40,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "not_completed": (409, "the purchase is not completed yet"),
     "nothing_to_reprint": (409, "nothing has been printed since the agent started"),
     "nothing_to_reprint_member": (409, "nothing has been printed for this member since the agent started"),
+    "enrolment_disabled": (409, "enrolment is switched off at this till, or no store id is set"),
     "printer_not_configured": (409, "no printer is set up"),
     "printer_config": (409, "the printer's code page is not usable"),
     "payload_too_large": (413, "the body is over [api] max_body_bytes"),
@@ -51,6 +52,12 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "loyalty_offline": (503, "the loyalty system is unreachable and nothing cached can answer"),
     "loyalty_offline_search": (503, "a search by e-mail or phone needs the loyalty system, which is unreachable"),
     "loyalty_busy": (503, "too many lookups to the loyalty system at once; scan again in a moment"),
+    "enrolment_offline": (503, "enrolling a member needs the loyalty system, which is unreachable; nothing was saved"),
+    "enrolment_unconfirmed": (
+        503,
+        "the loyalty system has not confirmed the new member in time; trying again is safe (the agent looks it up"
+        " first)",
+    ),
     "printer_offline": (503, "the printer is off or not connected"),
     "printer_paper_out": (503, "the printer is out of paper"),
     "printer_cover_open": (503, "the printer's cover is open"),

@@ -142,6 +142,39 @@ class MemberView(Answer):
     ageSeconds: int | None = Field(default=None, description="only on a view from the cache: its age")
 
 
+class EnrolmentOutcome(Answer):
+    result: Literal["created", "existing"] = Field(
+        description="created: a new member; existing: the identifier belongs to a member already, who is identified "
+        "instead (their consents are left as they were)"
+    )
+    identifier: Literal["email", "mobilePhone"] = Field(description="the identifier the member was enrolled with")
+    consentsSaved: bool = Field(description="the answers given were saved with the new member")
+    viewComplete: bool = Field(
+        description="false: points and vouchers could not be fetched in time and are placeholders; fetch "
+        "GET /api/v1/members/{contactId}"
+    )
+
+
+class EnrolledMemberView(MemberView):
+    """The member view of the member enrolled (or found), and what happened."""
+
+    enrolment: EnrolmentOutcome
+
+
+class EnrolmentQuestion(Answer):
+    id: str = Field(description="the key of the answer in the request's consents")
+    text: str = Field(description="the question, in the agent's language")
+    requires: Literal["email", "mobilePhone"] | None = Field(
+        description="asked only for an enrolment with this identifier; null: always asked"
+    )
+
+
+class EnrolmentForm(Answer):
+    enabled: bool = Field(description="false: switched off, or no store id is set (POST /members answers 409)")
+    identifiers: list[Literal["email", "mobilePhone"]]
+    questions: list[EnrolmentQuestion] = Field(description="each must be answered yes or no; none is pre-selected")
+
+
 class PointTransactionView(Answer):
     id: str
     amount: Number

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
+from ..enrolment_rules import EnrolmentRequest
 from ..ops import OP_ID
 
 OpId = Annotated[
@@ -75,3 +76,26 @@ class PrintPurchaseBody(Strict):
 
 class ResolveBody(Strict):
     note: str = Field(min_length=1, max_length=500, description="what the person did to settle the op")
+
+
+ConsentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9]{0,63}$")]
+
+
+class EnrolBody(Strict):
+    """A new member: exactly one of ``email`` and ``mobilePhone`` (checked by the server, with a clear error), and
+    the shopper's explicit answer to every question ``GET /api/v1/enrolment`` lists for that identifier."""
+
+    email: str | None = Field(default=None, min_length=1, max_length=254, description="an e-mail address")
+    mobilePhone: str | None = Field(
+        default=None, min_length=1, max_length=16, description="E.164: + and 8–15 digits, no spaces (+46701234567)"
+    )
+    firstName: str | None = Field(default=None, max_length=200, description="optional; letters, at most 50")
+    consents: dict[ConsentId, StrictBool] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="question id → true (yes) or false (no); every question asked must be answered",
+    )
+    opId: OpId | None = None
+
+    def to_request(self) -> EnrolmentRequest:
+        return EnrolmentRequest(self.email, self.mobilePhone, self.firstName, self.consents)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from ..agent import Agent
+from ..enrolment import EnrolmentService
 from ..errors import AgentError
 from ..events import Event
 from ..texts import message
@@ -23,6 +24,8 @@ from .api_models import (
     EVENT_MODELS,
     Answer,
     EngageStateEvent,
+    EnrolledMemberView,
+    EnrolmentForm,
     ErrorBody,
     Health,
     MemberView,
@@ -35,6 +38,7 @@ from .api_models import (
 )
 from .api_requests import (
     ContactBody,
+    EnrolBody,
     IdentifyBody,
     MemberId,
     PrintPurchaseBody,
@@ -76,7 +80,7 @@ operation lists its codes. Within v1 the contract only grows: new operations, ne
 
 API_TAGS = [
     {"name": "health", "description": "for monitoring; no token"},
-    {"name": "members", "description": "identify a scan, the member view, point transactions"},
+    {"name": "members", "description": "identify a scan, the member view, point transactions, enrolment"},
     {"name": "vouchers", "description": "redeem and reactivate, through the durable outbox"},
     {"name": "promotions", "description": "multichannel promotions: redeem at the till, through the durable outbox"},
     {"name": "ops", "description": "operations in the outbox and the queue"},
@@ -123,6 +127,7 @@ MEMBER_LINKS = {
 LINKS: dict[str, dict[str, Any]] = {
     "identifyMember": MEMBER_LINKS,
     "getMember": MEMBER_LINKS,
+    "enrolMember": MEMBER_LINKS,
     "redeemVoucher": {
         **OP_LINKS,
         "ReactivateVoucher": {
@@ -234,6 +239,29 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     @route("GET", "/members/{contactId}", "getMember", "members", path=True, codes=member_errors)
     async def member(contactId: Annotated[MemberId, Path()]) -> MemberView:
         return answer(MemberView, await agent.members.member(contactId))
+
+    enrol_errors = (
+        "invalid_email",
+        "invalid_mobilePhone",
+        "multiple_members",
+        "op_id_conflict",
+        "enrolment_disabled",
+        "enrolment_offline",
+        "enrolment_unconfirmed",
+        "loyalty_error",
+        "loyalty_auth",
+        "not_supported",
+    )
+
+    @route("POST", "/members", "enrolMember", "members", codes=enrol_errors)
+    async def enrol(body: EnrolBody) -> EnrolledMemberView:
+        enrolment = supported(agent.enrolment, agent)
+        return answer(EnrolledMemberView, await enrolment.enrol(body.to_request(), body.opId))
+
+    @route("GET", "/enrolment", "getEnrolmentForm", "members", inputs=False)
+    async def enrolment_form() -> EnrolmentForm:
+        form = agent.enrolment.form() if agent.enrolment is not None else EnrolmentService.unavailable_form()
+        return answer(EnrolmentForm, form)
 
     @route(
         "GET",

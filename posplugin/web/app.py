@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 STATIC_FILES = {
     "panel.js": "text/javascript",
     "panel_offers.js": "text/javascript",
+    "enrol.js": "text/javascript",
     "panel.css": "text/css",
     "settings.js": "text/javascript",
     "settings.css": "text/css",

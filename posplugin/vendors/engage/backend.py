@@ -23,6 +23,7 @@ from ...outbox.worker import Executor
 from ...secret_store import ENGAGE_API_KEY
 from .client import EngageClient, EngageTimeouts, user_agent
 from .directory import EngageDirectory, EngageIds, EngageVouchers
+from .enrolment import EngageEnrolment
 from .executors.point_adjustments import PointAdjustment
 from .executors.point_shop import PointShopPurchaseCall
 from .executors.promotions import PromotionRedeem
@@ -42,6 +43,7 @@ FEATURES = frozenset(
         ports.SALES,
         ports.POINT_ADJUSTMENTS,
         ports.PROMOTIONS,
+        ports.ENROL,
     }
 )
 
@@ -150,7 +152,10 @@ class EngageBackend:
             self.client,
             core.receipts,
         )
-        return ports.Capabilities(point_shop=shop, point_adjustments=adjustments, promotions=promotions)
+        enrolment = EngageEnrolment(self.client, clock=core.clock)
+        return ports.Capabilities(
+            point_shop=shop, point_adjustments=adjustments, promotions=promotions, enrolment=enrolment
+        )
 
     async def probe(self) -> float:
         return await self.client.probe()

@@ -67,6 +67,9 @@ KNOWN_CODES = frozenset(
         "InvalidReceipt",
         "Unauthorized",
         "TooManyRequests",
+        "ContactAlreadyExists",  # a new contact's identifier is taken: spelling [assumed]
+        "InvalidSource",  # contact creation without a valid source / storeExternalId: spelling [assumed]
+        "InvalidStoreExternalId",
     }
 )
 _CODE_FIELDS = ("errorCode", "code", "error", "errorType", "title", "message", "detail")

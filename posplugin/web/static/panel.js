@@ -538,6 +538,7 @@ function historyRow(tx) {
 // ---- scanning -------------------------------------------------------------------------------------------
 
 async function identify(body) {
+  closeEnrol();
   showMessage(T.searching, "info");
   try {
     const view = await api("/api/v1/identify", { method: "POST", body: JSON.stringify(body) });
@@ -546,6 +547,7 @@ async function identify(body) {
   } catch (err) {
     clearMember();  // a failed scan never leaves the previous customer (and their buttons) on screen
     showMessage(err.message);
+    offerEnrol(err, body);
   }
 }
 
@@ -559,6 +561,7 @@ function submitScan() {
 }
 
 function focusScan() {
+  if (document.activeElement && document.activeElement.closest("#enrol-form")) return;  // typing a new member
   const scan = $("scan");
   if (document.activeElement !== scan && document.activeElement !== $("search-value")) scan.focus({ preventScroll: true });
 }
@@ -655,9 +658,10 @@ function handleEvent(block) {
   const payload = JSON.parse(data);
   if (name === "scan") {
     closeConfirm();
+    closeEnrol();
     touch();
     if (payload.status === "ok") { showMessage(""); renderMember(payload.member, true); }
-    else { clearMember(); showMessage(payload.error ? payload.error.message : T.scan_error); }
+    else { clearMember(); showMessage(payload.error ? payload.error.message : T.scan_error); offerEnrol(payload.error); }
   } else if (name === "status" || name === "hello") {
     setStatus(payload.engage);
     refreshHealth();
@@ -688,6 +692,7 @@ function handleEvent(block) {
 
 function nextCustomer() {
   clearMember();
+  closeEnrol();
   openSearch(false);  // a half-typed phone number or e-mail goes too
   showMessage(T.cleared, "info");
   focusScan();
@@ -698,7 +703,9 @@ function touch() {
   if (!idleSeconds) return;
   clearTimeout(idleTimer);
   idleTimer = setTimeout(() => {
-    if (state.contactId || !$("search-form").hidden) { clearMember(); openSearch(false); showMessage(""); }
+    if (state.contactId || !$("search-form").hidden || enrolOpen()) {
+      clearMember(); closeEnrol(); openSearch(false); showMessage("");
+    }
   }, idleSeconds * 1000);
 }
 

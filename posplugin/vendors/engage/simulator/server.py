@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...faults import FaultPlan, FaultRule
 from ...loopback import LoopbackListeners, RawResponses
+from .contact_creation import check_new_contact, create_contact
 from .state import SimError, SimState
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ class SimHandler(RawResponses):
             sim._control(self, method, path, body_bytes)
             return
         sim._count_request()
+        if (method, path) == ("POST", "/api/v3/contacts"):
+            sim.stats["contact_creates"] += 1  # every create that reached Engage, whatever became of it
         if sim.offline:
             self.reset()
             return
@@ -255,6 +258,8 @@ class EngageSimulator(LoopbackListeners):
                 status, result = self._redeem(match.group(1), rule)
             elif func is _redeem_promotion:
                 status, result = self._redeem_promotion(match.group(1), body, rule)
+            elif func is _create_contact:
+                status, result = self._create_contact(params, body, rule)
             else:
                 status, result = func(handler, match, params, body)
         except SimError as exc:
@@ -300,6 +305,15 @@ class EngageSimulator(LoopbackListeners):
             time.sleep(rule.delay)
         return 200, None
 
+    def _create_contact(self, params: dict[str, str], body: Any, rule: FaultRule | None) -> tuple[int, Any]:
+        """Engage gives up on a new contact after about 5 s with a 504 and rolls the work back [doc]: the request
+        is checked first (a bad one is refused at once), then the work runs into the limit and nothing is saved."""
+        new = check_new_contact(self.state, params, body)
+        if rule is not None and rule.kind == "rollback_timeout":
+            self._stopping.wait(rule.delay or self.state.settings.contact_create_limit)
+            raise SimError(504, "GatewayTimeout", "the contact was not saved")
+        return create_contact(self.state, new)
+
     # ---- control ---------------------------------------------------------------------------------------
 
     def _control(self, handler: SimHandler, method: str, path: str, raw: bytes) -> None:
@@ -320,9 +334,18 @@ class EngageSimulator(LoopbackListeners):
                 self.faults.clear()
                 handler.send_json(200, self.faults.describe())
             elif (method, path) == ("POST", "/_sim/settings"):
+                settings = self.state.settings
                 if "receiptPointsDelay" in body:
-                    self.state.settings.receipt_points_delay = float(body["receiptPointsDelay"])
-                handler.send_json(200, {"receiptPointsDelay": self.state.settings.receipt_points_delay})
+                    settings.receipt_points_delay = float(body["receiptPointsDelay"])
+                if "contactCreateLimit" in body:
+                    settings.contact_create_limit = float(body["contactCreateLimit"])
+                handler.send_json(
+                    200,
+                    {
+                        "receiptPointsDelay": settings.receipt_points_delay,
+                        "contactCreateLimit": settings.contact_create_limit,
+                    },
+                )
             elif (method, path) == ("POST", "/_sim/redeem-elsewhere"):
                 self.state.redeem_elsewhere(str(body.get("voucherId", "")))
                 handler.send_json(200, {"redeemed": True})
@@ -343,6 +366,7 @@ class EngageSimulator(LoopbackListeners):
             "stats": dict(self.stats),
             "perSecond": {str(k): v for k, v in sorted(self.per_second.items())[-600:]},
             "contacts": len(self.state.contacts),
+            "contactsCreated": len(self.state.created_contacts),
             "redeemCommits": dict(self.state.redeem_commits),
             "promotionRedeemCommits": dict(self.state.promotions.redeem_commits),
             "receipts": len(self.state.receipts),
@@ -362,6 +386,10 @@ def _redeem_promotion(h: SimHandler, m: re.Match[str], q: dict[str, str], b: Any
     raise AssertionError("handled by EngageSimulator._redeem_promotion")  # pragma: no cover
 
 
+def _create_contact(h: SimHandler, m: re.Match[str], q: dict[str, str], b: Any) -> tuple[int, Any]:
+    raise AssertionError("handled by EngageSimulator._create_contact")  # pragma: no cover
+
+
 def _reactivate(h: SimHandler, m: re.Match[str], q: dict[str, str], b: Any) -> tuple[int, Any]:
     h.server.sim.state.reactivate(m.group(1))
     return 200, None
@@ -373,6 +401,7 @@ def _routes() -> list[tuple[str, re.Pattern[str], Route]]:
 
     table: list[tuple[str, str, Route]] = [
         ("GET", r"/api/v3/contacts/id", lambda h, m, q, b: (200, s(h).find_contact_id(q))),
+        ("POST", r"/api/v3/contacts", _create_contact),
         ("GET", rf"/api/v3/contacts/({GUID})", lambda h, m, q, b: (200, s(h).contact(m.group(1)))),
         ("GET", r"/api/v3/point-accounts", lambda h, m, q, b: (200, s(h).point_accounts(q.get("contactId")))),
         ("GET", r"/api/v3/point-accounts/definitions", lambda h, m, q, b: (200, s(h).point_definitions())),

@@ -99,6 +99,11 @@ class Contact:
     ssn: str = ""
     external_id: str = ""
     cards: list[str] = field(default_factory=list)
+    # Set when the contact was created through the API (enrolment): what Engage was told, for tests to check.
+    source: str = ""
+    store_external_id: str = ""
+    preferences: dict[str, bool] = field(default_factory=dict)
+    consents: list[dict[str, Any]] = field(default_factory=list)
 
     def keys(self) -> dict[str, list[str]]:
         return {
@@ -184,6 +189,12 @@ class SimSettings:
     # applied later); until then it is in no list, no balance and no GET.
     point_transaction_delay: float = 0.0
     point_transaction_id_idempotent: bool = POINT_TRANSACTION_ID_IDEMPOTENT
+    # POST /contacts: Engage answers 504 after about 5 s and rolls the work back [doc] (the ``rollback_timeout``
+    # fault waits this long); tests make it short.
+    contact_create_limit: float = 5.0
+    # A new contact whose e-mail or mobile phone a contact already has: "conflict" answers 409 (the code in
+    # contact_creation.DUPLICATE_CODE); "first_match" answers the existing contact, as v2 documents it [v2].
+    duplicate_contacts: str = "conflict"
 
 
 class SimState:
@@ -207,6 +218,11 @@ class SimState:
         from .promotions import PromotionBook  # it builds on this module's errors and helpers
 
         self.promotions: PromotionBook = PromotionBook(self)
+        # Enrolment: the tenant's configured contact sources, its stores (empty: any store id is accepted) and
+        # the contacts created through the API, in order (tests assert exactly one per shopper).
+        self.contact_sources: set[str] = {"POS"}
+        self.stores: set[str] = set()
+        self.created_contacts: list[str] = []
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
