@@ -111,6 +111,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Nothing has been printed for this member yet.",
         "sv": "Inget har skrivits ut för den här medlemmen ännu.",
     },
+    "reward_not_redeemed": {
+        "en": "The reward is not redeemed yet; print it when it is.",
+        "sv": "Belöningen är inte inlöst ännu; skriv ut den när den är det.",
+    },
     "voucher_not_found": {
         "en": "That voucher is not known for this member.",
         "sv": "Bonuschecken finns inte för medlemmen.",

@@ -38,6 +38,7 @@ from .api_requests import (
     IdentifyBody,
     MemberId,
     PrintPurchaseBody,
+    PrintRewardBody,
     PrintVoucherBody,
     PurchaseBody,
     ReprintBody,
@@ -386,6 +387,17 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
     )
     async def print_voucher(body: PrintVoucherBody) -> PrintAnswer:
         return answer(PrintAnswer, await agent.receipts.print_voucher(body.contactId, body.voucherId))
+
+    @route(
+        "POST",
+        "/print/reward",
+        "printReward",
+        "printing",
+        codes=(*member_print_errors, "not_found", "not_completed", "not_supported"),
+    )
+    async def print_reward(body: PrintRewardBody) -> PrintAnswer:
+        supported(agent.rewards, agent)  # rewards are fabric's: on Engage this is 501 like the reward calls
+        return answer(PrintAnswer, await agent.receipts.print_reward(body.contactId, body.opId))
 
     @route("POST", "/print/balance", "printBalance", "printing", codes=member_print_errors)
     async def print_balance(body: ContactBody) -> PrintAnswer:
