@@ -49,6 +49,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A new Engage address needs its API key: enter the key for that address and save again.",
         "sv": "En ny Engage-adress kräver sin API-nyckel: ange nyckeln för adressen och spara igen.",
     },
+    "client_secret_required": {
+        "en": "A new fabric address needs its client secret: enter the secret for that address and save again.",
+        "sv": "En ny fabric-adress kräver sin klienthemlighet: ange hemligheten för adressen och spara igen.",
+    },
     "loyalty_busy": {
         "en": "Busy — too many lookups at once. Scan again in a moment.",
         "sv": "Upptaget — för många sökningar samtidigt. Skanna igen om en stund.",
