@@ -53,6 +53,9 @@ from .secret_store import API_TOKEN, IMPORT_FOLDER, SecretStore, import_pending
 
 log = logging.getLogger(__name__)
 MEMBER_REFRESH_INTERVAL = 3.0  # seconds
+# The vendor-section keys a running agent applies; a change to any other key there waits for a restart (the fabric
+# client is built with its addresses and client id, while its location is read on every call).
+LIVE_VENDOR_KEYS = {"engage": ("base_url",), "fabric": ("location",)}
 
 
 @dataclass
@@ -332,9 +335,11 @@ class Agent:
         for key, value in dataclasses.asdict(new.offline).items():
             if key not in live_offline and getattr(old.offline, key) != value:
                 restart.append(f"offline.{key}")
-        for key, value in dataclasses.asdict(new.engage).items():
-            if key not in ("base_url",) and getattr(old.engage, key) != value:
-                restart.append(f"engage.{key}")
+        for section, live in LIVE_VENDOR_KEYS.items():
+            before, after = getattr(old, section), getattr(new, section)
+            for key, value in dataclasses.asdict(after).items():
+                if key not in live and getattr(before, key) != value:
+                    restart.append(f"{section}.{key}")
         return restart
 
     # ---- lifecycle -------------------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import ConfigError, replace_section
+from .config import BACKENDS, ConfigError, replace_section
 from .config_layers import dropin_folder, inside_dropin_folder
 from .errors import AgentError
 from .loyalty.errors import LoyaltyAuthError, LoyaltyBadAnswer, LoyaltyError, LoyaltyHTTPError
 from .printer_target import check_printer_target
-from .secret_store import ENGAGE_API_KEY, SecretStoreError, mask_secret
+from .secret_store import ENV_VARS, SecretStoreError, mask_secret
 from .texts import message
 
 if TYPE_CHECKING:
@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A vendor's section (named like its backend) is on the page only while that backend is in use; [loyalty] backend
+# itself is IT's (it takes a restart) and is shown, never changed, here.
 EDITABLE: dict[str, tuple[str, ...]] = {
     "engage": ("base_url",),
+    "fabric": ("base_url", "authorization_url", "client_id", "location"),
     "agent": ("store_id", "till_id", "language"),
     "printer": (
         "backend",
@@ -61,6 +64,9 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     "offline": ("max_queued_per_till", "max_offline_hours", "cashier_wait", "member_cache_hours"),
     "api": ("allowed_origins",),
 }
+# Where a vendor's credential is sent: a new value for any of these is accepted only with the credential re-entered.
+ADDRESS_KEYS: dict[str, tuple[str, ...]] = {"engage": ("base_url",), "fabric": ("base_url", "authorization_url")}
+SECRET_REQUIRED = {"engage": "api_key_required", "fabric": "client_secret_required"}  # the text for each vendor
 LOG_LINES = 200
 MAX_API_KEY_LENGTH = 512
 
@@ -77,24 +83,40 @@ class SettingsService:
         text = message(code, self.language)
         return AgentError(status, code, f"{text} ({detail})" if detail else text)
 
+    @property
+    def backend(self) -> str:
+        return self.agent.config.loyalty.backend
+
+    def editable(self) -> dict[str, tuple[str, ...]]:
+        """The sections this page shows and changes: the common ones and the section of the backend in use."""
+        return {name: keys for name, keys in EDITABLE.items() if name not in BACKENDS or name == self.backend}
+
     # ---- reading ---------------------------------------------------------------------------------------
 
     def view(self) -> dict[str, Any]:
         config = self.agent.config
-        sections = {name: {key: getattr(getattr(config, name), key) for key in keys} for name, keys in EDITABLE.items()}
+        editable = self.editable()
+        sections = {name: {key: getattr(getattr(config, name), key) for key in keys} for name, keys in editable.items()}
         layers = self.agent.layers
         managed = {
             name: {key: str(owner) for key in keys if (owner := layers.managed_by(name, key)) is not None}
-            for name, keys in EDITABLE.items()
+            for name, keys in editable.items()
         }
-        api_key_source = self.agent.secrets.source(ENGAGE_API_KEY)
+        secret = self.agent.vendor.SECRET
         return {
             "sections": sections,
             "managed": {name: keys for name, keys in managed.items() if keys},
+            "loyalty": {
+                "backend": self.backend,
+                "title": self.agent.backend.title,
+                "secret": secret,
+                "features": sorted(self.agent.features),
+                "origin": layers.origin("loyalty", "backend"),  # a drop-in, the main file or "default"
+            },
             "apiKey": {
                 "set": bool(self.agent.api_key),
                 "last4": mask_secret(self.agent.api_key),
-                "from": api_key_source.backend,
+                "from": self.agent.secrets.source(secret).backend,
             },
             "configFile": str(self.agent.settings_file()),
             "serialPorts": serial_ports(),
@@ -124,7 +146,14 @@ class SettingsService:
     # ---- changing --------------------------------------------------------------------------------------
 
     async def save(self, section: str, values: dict[str, Any], api_key: str | None = None) -> dict[str, Any]:
-        allowed = EDITABLE.get(section)
+        allowed = self.editable().get(section)
+        if section == "loyalty":
+            raise self._error(
+                422, "invalid_setting", "[loyalty] backend is set by IT in the config file; a change needs a restart"
+            )
+        if section in BACKENDS and allowed is None:
+            detail = f"[{section}] is not in use: this till's backend is {self.backend}"
+            raise self._error(404, "invalid_setting", detail)
         if allowed is None:
             raise self._error(404, "invalid_setting", f"no section [{section}] on this page")
         unknown = sorted(set(values) - set(allowed))
@@ -146,9 +175,9 @@ class SettingsService:
         changed = {k: (getattr(before, k), v) for k, v in dataclasses.asdict(getattr(new, section)).items()}
         changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
         key = self._checked_key(api_key) if api_key is not None else None
-        if section == "engage" and "base_url" in changed and key is None:
+        if set(changed) & set(ADDRESS_KEYS.get(section, ())) and key is None:
             # The key is write-only; without this, a PIN holder could send it to any server of theirs.
-            raise self._error(422, "api_key_required")
+            raise AgentError(422, "api_key_required", message(SECRET_REQUIRED[section], self.language))
         if not changed:
             if key is not None:
                 return {**self.set_api_key(key), "saved": False, "changed": [], "restartNeeded": []}
@@ -185,7 +214,7 @@ class SettingsService:
     def _checked_key(self, value: str) -> str:
         value = value.strip()
         if not value or len(value) > MAX_API_KEY_LENGTH or any(ch.isspace() or not ch.isprintable() for ch in value):
-            raise self._error(422, "invalid_setting", "an API key is one word without spaces")
+            raise self._error(422, "invalid_setting", f"the {self.agent.vendor.SECRET} is one word without spaces")
         return value
 
     def set_api_key(self, value: str) -> dict[str, Any]:
@@ -196,9 +225,10 @@ class SettingsService:
             log.error("settings: the API key could not be stored: %s", exc)
             raise self._error(500, "config_not_writable", "secret store") from None
         result: dict[str, Any] = {"set": True, "last4": mask_secret(value)}
-        if self.agent.secrets.source(ENGAGE_API_KEY).backend == "env":
+        secret = self.agent.vendor.SECRET
+        if self.agent.secrets.source(secret).backend == "env":
             # In use now, but after a restart the environment variable wins again.
-            result["note"] = "POSPLUGIN_ENGAGE_API_KEY is set for this agent and replaces this key after a restart"
+            result["note"] = f"{ENV_VARS[secret]} is set for this agent and replaces this key after a restart"
         return result
 
     async def test_connection(self) -> dict[str, Any]:
@@ -210,7 +240,7 @@ class SettingsService:
             latency = await backend.probe()
         except LoyaltyAuthError as exc:
             result.update(
-                reachable=True, keyValid=False, message=f"{vendor} refused the credentials (HTTP {exc.status})"
+                reachable=True, keyValid=False, message=f"{vendor} refused the {backend.credential} (HTTP {exc.status})"
             )
         except LoyaltyBadAnswer as exc:
             # A redirect or an HTML page: something answered, but not the vendor (portal, proxy, wrong address).

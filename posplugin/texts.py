@@ -49,6 +49,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A new Engage address needs its API key: enter the key for that address and save again.",
         "sv": "En ny Engage-adress kräver sin API-nyckel: ange nyckeln för adressen och spara igen.",
     },
+    "client_secret_required": {
+        "en": "A new fabric address needs its client secret: enter the secret for that address and save again.",
+        "sv": "En ny fabric-adress kräver sin klienthemlighet: ange hemligheten för adressen och spara igen.",
+    },
     "loyalty_busy": {
         "en": "Busy — too many lookups at once. Scan again in a moment.",
         "sv": "Upptaget — för många sökningar samtidigt. Skanna igen om en stund.",
@@ -122,6 +126,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nothing_to_reprint_member": {
         "en": "Nothing has been printed for this member yet.",
         "sv": "Inget har skrivits ut för den här medlemmen ännu.",
+    },
+    "reward_not_redeemed": {
+        "en": "The reward is not redeemed yet; print it when it is.",
+        "sv": "Belöningen är inte inlöst ännu; skriv ut den när den är det.",
     },
     "voucher_not_found": {
         "en": "That voucher is not known for this member.",

@@ -180,6 +180,7 @@ class LoyaltyBackend(Protocol):
 
     name: str  # as in config: engage, fabric
     title: str  # as a person reads it: Engage, fabric
+    credential: str  # what its secret is called on the settings page: "API key", "client secret"
     features: frozenset[str]
     ids: MemberIds
     directory: MemberDirectory

@@ -125,7 +125,8 @@ class ReceiptComposer:
             return fmt.percent(promotion["percent"], self.language)
         return str(promotion.get("valueText") or "")
 
-    def balance_context(self, view: Mapping[str, Any]) -> dict[str, Any]:
+    def balance_context(self, view: Mapping[str, Any], voucher_list: bool = True) -> dict[str, Any]:
+        """``voucher_list``: the backend keeps waiting vouchers (Engage); without them the slip lists none."""
         points = view.get("points", {})
         vouchers = [
             {
@@ -142,8 +143,33 @@ class ReceiptComposer:
             **self.member_context(view),
             "points_balance": fmt.points(points.get("balance", 0), self.language),
             "points_pending": fmt.points(points.get("pending", 0), self.language),
+            "restricted": self.restricted_lines(points),
+            "voucher_list": voucher_list,
             "vouchers": vouchers,
             "no_vouchers": not vouchers,
+        }
+
+    def restricted_lines(self, points: Mapping[str, Any]) -> list[dict[str, str]]:
+        """Points that count only at another store (fabric), one line each: not part of the balance here."""
+        template = TEXTS[self.language]["t_restricted"]
+        return [
+            {"line": template.format(points=fmt.points(r.get("points", 0), self.language), location=r.get("location"))}
+            for r in points.get("restricted") or ()
+            if not r.get("usableHere")
+        ]
+
+    def reward_context(
+        self, view: Mapping[str, Any], amount: str, code: str, redeemed_at: float, undone: bool = False
+    ) -> dict[str, Any]:
+        """``undone``: an undo is under way or done — the slip says so and carries no QR code."""
+        return {
+            **self.base_context(),
+            **self.member_context(view),
+            "valid": not undone,
+            "undone": undone,
+            "reward_amount": fmt.amount(amount, self.language),
+            "redeemed_at": fmt.timestamp(datetime.fromtimestamp(redeemed_at, UTC), self.language),
+            "redemption_code": code,
         }
 
     def test_context(self) -> dict[str, Any]:

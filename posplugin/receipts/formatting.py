@@ -24,6 +24,12 @@ def money(amount: float | int | str | Decimal, currency: str, language: str) -> 
     return f"{symbol}{number}" if symbol else f"{number} {currency}"
 
 
+def amount(value: float | int | str | Decimal, language: str) -> str:
+    """A money amount without a currency (a fabric reward's value is a plain decimal): ``1 250,00`` / ``1,250.00``."""
+    number = Decimal(str(value))
+    return _grouped(number, " ", ",", 2) if language == "sv" else _grouped(number, ",", ".", 2)
+
+
 def points(value: float | int, language: str) -> str:
     number = Decimal(str(value))
     places = 0 if number == number.to_integral_value() else 1

@@ -14,17 +14,18 @@ from drivers.printer import Printer as PrinterProtocol
 from ..config import Config
 from ..errors import AgentError
 from ..loyalty.errors import LoyaltyError
-from ..loyalty.kinds import VOUCHER_REDEEM
+from ..loyalty.kinds import REWARD_REDEEM, REWARD_REVERSE, VOUCHER_REDEEM
 from ..loyalty.ports import MemberIds, VoucherLists
 from ..member_cache import MemberCache
 from ..members import MemberService
+from ..outbox.model import CONFIRMED
 from ..outbox.store import OutboxStore
 from ..texts import message
 from .composer import ReceiptComposer
 from .encoding import CodePageError
 from .jobs import PrintJob, PrintQueue
 from .layout import Block, ReceiptRenderer
-from .templates import BALANCE, POINT_SHOP, PROMOTION, TEST_PAGE, VOUCHER
+from .templates import BALANCE, POINT_SHOP, PROMOTION, REWARD, TEST_PAGE, VOUCHER
 
 log = logging.getLogger(__name__)
 PRINTER_CODES = ("printer_offline", "printer_paper_out", "printer_cover_open", "printer_unknown")
@@ -167,7 +168,26 @@ class ReceiptService:
     async def print_balance(self, contact_id: str) -> dict[str, Any]:
         contact_id = self.ids.member(contact_id, self.language)
         view = await self.member_view(contact_id)
-        return await self._print("balance", BALANCE, self.composer.balance_context(view), contact_id)
+        context = self.composer.balance_context(view, voucher_list=self.vouchers is not None)
+        return await self._print("balance", BALANCE, context, contact_id)
+
+    async def print_reward(self, contact_id: str, op_id: str) -> dict[str, Any]:
+        """The slip of a reward redeemed at the till (``reward_redeem`` op): its value and redemption code."""
+        contact_id = self.ids.member(contact_id, self.language)
+        outbox = self.outbox
+        reward = await outbox.get(op_id) if outbox is not None else None
+        if outbox is None or reward is None or reward.kind != REWARD_REDEEM or reward.contact_id != contact_id:
+            raise self._error(404, "not_found")
+        code = reward.payload.get("redemptionCode")
+        if reward.state != CONFIRMED or not code:
+            # Queued or refused: there is no reward to hand over yet (or ever).
+            raise AgentError(409, "not_completed", message("reward_not_redeemed", self.language))
+        undos = [op for op in await outbox.ops_for_target(op_id) if op.kind == REWARD_REVERSE]
+        undone = any(op.is_live or op.state == CONFIRMED for op in undos)
+        view = await self.member_view(contact_id)
+        amount = str(reward.payload.get("amount") or "0")
+        context = self.composer.reward_context(view, amount, str(code), reward.updated_at, undone=undone)
+        return await self._print("reward", REWARD, context, contact_id)
 
     async def print_point_shop(self, context: Mapping[str, Any], contact_id: str | None = None) -> dict[str, Any]:
         return await self._print("point_shop", POINT_SHOP, {**self.composer.base_context(), **context}, contact_id)

@@ -92,10 +92,38 @@ BALANCE = (
     Rule(),
     Pair("{t_points}", "{points_balance}", bold=True),
     Pair("{t_pending}", "{points_pending}"),
+    Each("restricted", (Text("{line}"),)),
+    # A backend without waiting vouchers (fabric) prints no voucher list, not an empty one.
+    When(
+        "voucher_list",
+        (
+            Rule(),
+            Text("{t_vouchers}", bold=True),
+            Each("vouchers", (Pair("{name}", "{value}"), Pair("  {t_valid_until}", "{expires}"))),
+            When("no_vouchers", (Text("{t_no_vouchers}"),)),
+        ),
+    ),
+    *FOOTER,
+)
+
+# A reward issued from points and redeemed at the till. Its redemption code is a UUID: too long for a CODE128 that
+# scans on 58 mm paper, so it goes as a QR code, and as text for keying in. An undone reward prints without it.
+REWARD = (
+    *HEADER,
+    Text("{t_reward}", align="center", bold=True, size="double"),
+    Feed(),
+    *MEMBER,
     Rule(),
-    Text("{t_vouchers}", bold=True),
-    Each("vouchers", (Pair("{name}", "{value}"), Pair("  {t_valid_until}", "{expires}"))),
-    When("no_vouchers", (Text("{t_no_vouchers}"),)),
+    Pair("{t_value}", "{reward_amount}", bold=True),
+    Pair("{t_redeemed_at}", "{redeemed_at}"),
+    Feed(),
+    When("valid", (QR("{redemption_code}"),)),
+    When(
+        "undone",
+        (Text("{t_undone}", align="center", bold=True, size="double"), Text("{t_used_note}", align="center")),
+    ),
+    Text("{t_redemption_code}", align="center"),
+    Text("{redemption_code}", align="center"),
     *FOOTER,
 )
 
@@ -135,6 +163,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "t_instruction": "I kassan",
         "t_reference": "Referens",
         "t_promotion_used_note": "Kan inte användas igen",
+        "t_reward": "BELÖNING",
+        "t_redeemed_at": "Inlöst",
+        "t_redemption_code": "Inlösenkod",
+        "t_undone": "ÅNGRAD",
+        "t_restricted": "{points} poäng gäller bara i {location}",
     },
     "en": {
         "t_voucher": "VOUCHER",
@@ -160,5 +193,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "t_instruction": "At the till",
         "t_reference": "Reference",
         "t_promotion_used_note": "Cannot be used again",
+        "t_reward": "REWARD",
+        "t_redeemed_at": "Redeemed",
+        "t_redemption_code": "Redemption code",
+        "t_undone": "UNDONE",
+        "t_restricted": "{points} points usable only at {location}",
     },
 }

@@ -74,6 +74,11 @@ class PrintPurchaseBody(Strict):
     opId: OpId
 
 
+class PrintRewardBody(Strict):
+    contactId: MemberId
+    opId: OpId = Field(description="the reward's op (kind reward_redeem), as POST /members/{contactId}/rewards gave it")
+
+
 class ResolveBody(Strict):
     note: str = Field(min_length=1, max_length=500, description="what the person did to settle the op")
 

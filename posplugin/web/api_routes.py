@@ -42,6 +42,7 @@ from .api_requests import (
     IdentifyBody,
     MemberId,
     PrintPurchaseBody,
+    PrintRewardBody,
     PrintVoucherBody,
     PurchaseBody,
     ReprintBody,
@@ -449,6 +450,17 @@ def add_api_routes(app: FastAPI, agent: Agent) -> None:
         return answer(
             PrintAnswer, await supported(agent.promotions, agent).print_receipt(body.contactId, body.assignmentId)
         )
+
+    @route(
+        "POST",
+        "/print/reward",
+        "printReward",
+        "printing",
+        codes=(*member_print_errors, "not_found", "not_completed", "not_supported"),
+    )
+    async def print_reward(body: PrintRewardBody) -> PrintAnswer:
+        supported(agent.rewards, agent)  # rewards are fabric's: on Engage this is 404 not_supported
+        return answer(PrintAnswer, await agent.receipts.print_reward(body.contactId, body.opId))
 
     @route("POST", "/print/balance", "printBalance", "printing", codes=member_print_errors)
     async def print_balance(body: ContactBody) -> PrintAnswer:

@@ -37,7 +37,7 @@ class SectionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     values: dict[str, Any]
     apiKey: str | None = Field(
-        default=None, min_length=1, max_length=1024, description="required with a new Engage address"
+        default=None, min_length=1, max_length=1024, description="the vendor's credential: required with a new address"
     )
 
 

@@ -96,6 +96,7 @@ def client_for(
 class EngageBackend:
     name = "engage"
     title = TITLE
+    credential = "API key"
     features = FEATURES
 
     def __init__(self, config: Config, client: EngageClient, store: OutboxStore, cache: MemberCache) -> None:

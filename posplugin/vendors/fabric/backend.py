@@ -187,6 +187,7 @@ class _OpCodes:
 class FabricBackend:
     name = "fabric"
     title = TITLE
+    credential = "client secret"
     features = FEATURES
 
     def __init__(
@@ -240,11 +241,14 @@ class FabricBackend:
         return await self.client.probe()
 
     def set_secret(self, secret: str) -> None:
-        """The client reads the secret through the agent's callable on every token request; the current token
-        stays valid until it expires or is refused."""
+        """The client reads the secret through the agent's callable on every token request; the token got with
+        the old secret is dropped, so the next call (and Test connection) proves the new one."""
+        self.client.tokens.forget()
 
     def reconfigure(self, config: Config, secret: str | None) -> bool:
         old, self._config = self._config, config
+        if secret is not None:
+            self.client.tokens.forget()
         return secret is not None or old.fabric != config.fabric
 
     async def aclose(self) -> None:

@@ -30,6 +30,14 @@ const TEXT = {
     reactivated: "Återaktiverad — giltig igen", undo_queued: "Ångring i kö — skickas senare",
     printed_late: "Kvittot är nu utskrivet.",
     print_expired: "Kvittot skrevs inte ut: skrivaren blev inte redo i tid. Skriv ut igen om det behövs.",
+    reward: "Belöning", reward_amount: "Belopp", reward_redeem: "Lös in",
+    reward_invalid: "Ange ett belopp över 0 med högst två decimaler, högst 100 000 (t.ex. 50,00).",
+    reward_tap: "Tryck på Lös in för att lösa in belöningen.", reward_code: "Kod",
+    reward_queued: "Väntar på bonussystemet — ge inte rabatten än", reward_redeemed: "Inlöst — ge rabatten",
+    reward_undo: "Ångra belöning", reward_undo_text: "Ångra belöningen? Poängen går tillbaka till medlemmen (för ett makulerat köp).",
+    reward_undone: "Ångrad — poängen återförda", reward_undo_queued: "Ångring i kö — skickas senare",
+    restricted: (n, where) => `${n} poäng gäller bara i ${where}`,
+    restricted_here: (n) => `Varav ${n} poäng bara gäller i den här butiken`,
   },
   en: {
     status_online: "Online", status_offline: "Offline — the loyalty system is not answering", status_unknown: "Connecting…",
@@ -58,6 +66,14 @@ const TEXT = {
     reactivated: "Reactivated — valid again", undo_queued: "Undo queued — will be sent later",
     printed_late: "The receipt has printed now.",
     print_expired: "The receipt was not printed: the printer was not ready in time. Print it again if needed.",
+    reward: "Reward", reward_amount: "Amount", reward_redeem: "Redeem",
+    reward_invalid: "Enter an amount above 0 with at most two decimals, up to 100,000 (e.g. 50.00).",
+    reward_tap: "Tap Redeem to redeem the reward.", reward_code: "Code",
+    reward_queued: "Waiting for the loyalty system — do not give the discount yet", reward_redeemed: "Redeemed — give the discount",
+    reward_undo: "Undo reward", reward_undo_text: "Undo the reward? The points go back to the member (for a voided sale).",
+    reward_undone: "Undone — points returned", reward_undo_queued: "Undo queued — will be sent later",
+    restricted: (n, where) => `${n} points usable only at ${where}`,
+    restricted_here: (n) => `Of which ${n} points count only at this store`,
   },
 };
 
@@ -71,10 +87,14 @@ const $ = (id) => document.getElementById(id);
 // Everything about the member on screen. ops: voucherId → {voucher, op} for vouchers redeemed (or undone) from
 // this panel, so their rows keep their state. order: row order, fixed until the next scan. shown: the vouchers
 // on screen by id, so a background refresh can mark a vanished one instead of removing its row.
+// rewards: opId → {opId, amount, op, undo} for rewards asked for at this panel, in order. rewardAttempt: the
+// reward asked for and not yet answered with an op ({amount, opId}): a repeat of it sends the same opId.
 const state = {
   contactId: null, features: [], ops: new Map(), order: [], shown: new Map(), gone: new Set(),
-  reactivated: new Set(), view: null,
+  reactivated: new Set(), view: null, rewards: new Map(), rewardAttempt: null,
 };
+const unsupported = new Set();  // buttons whose call the backend answered 501 not_supported: hidden from then on
+const MAX_REWARD = 100000;  // as the agent (posplugin/rewards.py)
 const printedFor = new Set();  // members with a receipt printed from this panel: "Reprint" is theirs only
 let confirmRestore = null;  // closes the open confirm box, if any
 let idleTimer = null;
@@ -173,8 +193,14 @@ function clearMember() {
   for (const key of ["ops", "shown"]) state[key].clear();
   state.gone.clear();
   state.reactivated.clear();
+  state.rewards.clear();
+  state.rewardAttempt = null;
   $("member").hidden = true;
-  for (const id of ["vouchers", "shop", "history"]) $(id).replaceChildren();
+  for (const id of ["vouchers", "shop", "history", "rewards"]) $(id).replaceChildren();
+  $("reward-amount").value = "";
+  $("reward-amount").removeAttribute("aria-invalid");
+  $("reward-redeem").disabled = false;
+  $("points-restricted").hidden = true;
   $("shop").hidden = true;
   $("history-box").hidden = true;
   $("sale-note").hidden = true;
@@ -204,6 +230,7 @@ function renderMember(view, fresh) {
   const expiring = (view.points.accounts || []).map((a) => a.balanceExpires).filter(Boolean).sort()[0];
   $("points-expire").textContent = expiring ? T.points_expire(formatDate(expiring)) : "";
   $("points-expire").hidden = !expiring;
+  showRestricted(view.points);
   const badge = $("member-source");
   if (view.source === "cache") {
     badge.textContent = T.cached(T.minutes(Math.floor((view.ageSeconds || 0) / 60)));
@@ -226,7 +253,27 @@ function renderMember(view, fresh) {
   $("no-vouchers").hidden = state.order.length > 0;
   renderOffers(view, fresh);
   $("reprint").disabled = !printedFor.has(state.contactId);
+  applyFeatures();
   $("member").hidden = false;
+}
+
+// What the loyalty backend cannot do is not offered (health `features`); vouchers on screen still show.
+function applyFeatures() {
+  const has = (name) => state.features.includes(name);
+  const vouchers = state.view ? state.view.vouchers.length : 0;
+  $("vouchers-box").hidden = !has("redeem") && !vouchers && !state.order.length;
+  $("shop-box").hidden = !has("point_shop");
+  $("reward-box").hidden = !has("rewards");
+  $("open-history").hidden = unsupported.has("history");
+}
+
+// Points that count only at another store are not in the balance here: said apart, so nobody promises them.
+function showRestricted(points) {
+  const lines = (points.restricted || []).filter((r) => !r.usableHere)
+    .map((r) => T.restricted(formatNumber(r.points), r.location));
+  if (points.restrictedHere) lines.push(T.restricted_here(formatNumber(points.restrictedHere)));
+  $("points-restricted").textContent = lines.join(" · ");
+  $("points-restricted").hidden = !lines.length;
 }
 
 function closeConfirmIfRowChanges() {
@@ -291,10 +338,10 @@ function voucherRow(v) {
 }
 
 // The voucher number in full, selectable and with a copy button, for POS systems where it is keyed in.
-function voucherNumber(number) {
+function voucherNumber(number, labelText = T.voucher_no) {
   const box = div("voucher-number", "");
   const label = document.createElement("span");
-  label.textContent = `${T.voucher_no} `;
+  label.textContent = `${labelText} `;
   const value = document.createElement("span");
   value.className = "number";
   value.textContent = number;
@@ -518,6 +565,10 @@ async function loadHistory() {
     $("history-box").hidden = false;
     $("history-box").scrollIntoView({ block: "nearest" });
   } catch (err) {
+    if (err.code === "not_supported") {
+      unsupported.add("history");  // fabric keeps no point history for a till: the button goes
+      applyFeatures();
+    }
     showMessage(offlineText(err, T.history_offline));
   }
 }
@@ -533,6 +584,183 @@ function historyRow(tx) {
   const amount = div("history-amount", (tx.amount > 0 ? "+" : "") + formatNumber(tx.amount));
   li.append(info, amount);
   return li;
+}
+
+// ---- rewards issued from points (fabric) ----------------------------------------------------------------
+
+// The amount as the agent takes it (posplugin/rewards.py): above 0, at most two decimals, at most MAX_REWARD. A
+// Swedish decimal comma and grouping spaces are accepted; null when it is not an amount.
+function rewardAmount(text) {
+  const plain = text.replace(/[\s\u00a0]/g, "").replace(",", ".");
+  if (!/^[0-9]{1,6}(\.[0-9]{1,2})?$/.test(plain)) return null;
+  const value = Number(plain);
+  return value > 0 && value <= MAX_REWARD ? value.toFixed(2) : null;
+}
+
+function formatAmount(amount) {
+  return grouped(Number(amount) || 0, 2);
+}
+
+// Enter in the amount field never redeems: a card scanned into the field by mistake must not issue a reward.
+function rewardAmountKey(event) {
+  if (event.key !== "Enter") return;
+  event.preventDefault();
+  const ok = rewardAmount(event.target.value) !== null;
+  if (!ok) event.target.setAttribute("aria-invalid", "true");
+  showMessage(ok ? T.reward_tap : T.reward_invalid, ok ? "info" : "");
+}
+
+async function redeemReward() {
+  const button = $("reward-redeem");
+  const input = $("reward-amount");
+  const amount = rewardAmount(input.value);
+  if (amount === null) {
+    input.setAttribute("aria-invalid", "true");
+    showMessage(T.reward_invalid);
+    input.focus();
+    return;
+  }
+  button.disabled = true;  // at once: a double tap sends one request
+  const contactId = state.contactId;
+  // A repeat of a reward that got no op back (network, agent busy) goes with the same opId: the agent answers
+  // the op it may have captured instead of issuing a second reward.
+  const attempt = state.rewardAttempt && state.rewardAttempt.amount === amount
+    ? state.rewardAttempt : { amount, opId: crypto.randomUUID() };
+  state.rewardAttempt = attempt;
+  const entry = { opId: attempt.opId, amount, op: { opId: attempt.opId, state: "sending", kind: "reward_redeem" }, undo: null };
+  state.rewards.set(entry.opId, entry);  // known before the request leaves: its op event may come first
+  showMessage("");
+  renderRewards();
+  try {
+    const op = await api(`/api/v1/members/${encodeURIComponent(contactId)}/rewards`, {
+      method: "POST", body: JSON.stringify({ amount, opId: attempt.opId }),
+    });
+    if (state.contactId !== contactId) return;
+    state.rewardAttempt = null;  // answered: the next tap is a new reward
+    if (!(entry.op.state !== "sending" && op.state === "queued")) entry.op = op;
+    if (op.state !== "rejected") input.value = "";
+    rewardSettled(entry);
+  } catch (err) {
+    if (state.contactId !== contactId) return;
+    state.rewards.delete(entry.opId);
+    showMessage(err.message);
+  } finally {
+    if (state.contactId === contactId) button.disabled = false;
+  }
+  renderRewards();
+  focusScan();
+}
+
+function applyRewardOp(op) {
+  const id = op.kind === "reward_redeem" ? op.opId : op.kind === "reward_reverse" ? op.rewardId : null;
+  const entry = id && state.rewards.get(id);
+  if (!entry) return;
+  if (op.kind === "reward_redeem") entry.op = op;
+  else entry.undo = op;
+  rewardSettled(entry);
+  renderRewards();
+}
+
+// Points were spent or given back: the balance on screen follows (the agent's own refresh is rate-limited).
+function rewardSettled(entry) {
+  const done = [entry.op, entry.undo].filter((op) => op && (op.state === "redeemed" || op.state === "completed"));
+  const key = done.map((op) => op.opId).join(" ");
+  if (!key || entry.settled === key) return;
+  entry.settled = key;
+  const contactId = state.contactId;
+  api(`/api/v1/members/${encodeURIComponent(contactId)}`).then((view) => {
+    if (state.contactId === contactId) renderMember(view, false);
+  }, () => {});
+}
+
+// After the event stream reopens, ask for the rewards still on their way: their final state may have gone by.
+async function refreshRewards() {
+  const contactId = state.contactId;
+  for (const entry of [...state.rewards.values()]) {
+    for (const op of [entry.op, entry.undo]) {
+      if (!op || op.state !== "queued" || !op.opId) continue;
+      try {
+        const now = await api(`/api/v1/ops/${encodeURIComponent(op.opId)}`);
+        if (state.contactId === contactId) applyRewardOp(now);
+      } catch (_) { /* the next reconnect tries again */ }
+    }
+  }
+}
+
+function renderRewards() {
+  closeConfirmIfRewardsChange();
+  $("rewards").replaceChildren(...[...state.rewards.values()].reverse().map(rewardRow));  // newest first
+}
+
+function closeConfirmIfRewardsChange() {
+  if (confirmRestore && document.querySelector("#rewards .confirm")) closeConfirm();
+}
+
+function rewardRow(entry) {
+  const { op, undo } = entry;
+  const li = document.createElement("li");
+  li.className = "reward";
+  li.dataset.opId = entry.opId;
+  const redeemed = op.state === "redeemed";
+  const undone = undo && undo.state === "completed";
+  const info = rowInfo(T.reward, formatAmount(entry.amount), "", "voucher-meta");
+  // An undone reward offers nothing to key in: its code is no longer valid.
+  if (redeemed && !undone && op.redemptionCode) info.appendChild(voucherNumber(op.redemptionCode, T.reward_code));
+  const action = document.createElement("div");
+  action.className = "voucher-actions";
+  li.append(info, action);
+  if (undone) li.classList.add("gone");
+  const label = opLabel(rewardStateClass(op, undo), rewardStateText(op, undo));
+  label.dataset.opId = (undo && undo.opId) || op.opId;
+  const children = [label];
+  if (redeemed && !undone && state.features.includes("print")) {
+    const print = makeButton("secondary print-reward", T.print, () => printReceipt("/api/v1/print/reward",
+      { contactId: state.contactId, opId: entry.opId }, print));
+    children.unshift(print);
+  }
+  if (redeemed && !undo) children.push(makeButton("secondary undo-reward", T.reward_undo, () => confirmRewardUndo(entry, action)));
+  action.replaceChildren(...children);
+  return li;
+}
+
+function rewardStateText(op, undo) {
+  if (undo) {
+    if (undo.state === "completed") return T.reward_undone;
+    if (undo.state === "queued") return T.reward_undo_queued;
+    if (undo.state === "sending") return T.sending;
+    return (T[undo.state] || undo.state) + (undo.reasonText ? ` — ${undo.reasonText}` : "");
+  }
+  if (op.state === "redeemed") return T.reward_redeemed;
+  if (op.state === "queued") return T.reward_queued;
+  return (T[op.state] || op.state) + (op.reasonText ? ` — ${op.reasonText}` : "");
+}
+
+function rewardStateClass(op, undo) {
+  const current = undo || op;
+  return current.state === "sending" ? "queued" : current.state;
+}
+
+function confirmRewardUndo(entry, cell) {
+  openConfirm(cell, T.reward_undo_text, T.undo_confirm, "confirm-undo", async (ok) => {
+    ok.disabled = true;
+    confirmRestore = null;
+    const contactId = state.contactId;
+    entry.undo = { state: "sending", kind: "reward_reverse" };  // its opId comes with the answer (one per reward)
+    renderRewards();
+    try {
+      const op = await api(`/api/v1/ops/${encodeURIComponent(entry.opId)}/undo`, { method: "POST" });
+      if (state.contactId !== contactId) return;
+      const eventWasNewer = entry.undo && entry.undo.opId === op.opId && op.state === "queued";
+      if (!eventWasNewer) entry.undo = op;
+      rewardSettled(entry);
+    } catch (err) {
+      if (state.contactId !== contactId) return;
+      entry.undo = null;
+      showMessage(err.message);
+    }
+    renderRewards();
+    focusScan();
+  });
 }
 
 // ---- scanning -------------------------------------------------------------------------------------------
@@ -563,7 +791,8 @@ function submitScan() {
 function focusScan() {
   if (document.activeElement && document.activeElement.closest("#enrol-form")) return;  // typing a new member
   const scan = $("scan");
-  if (document.activeElement !== scan && document.activeElement !== $("search-value")) scan.focus({ preventScroll: true });
+  const typing = [scan, $("search-value"), $("reward-amount")];
+  if (!typing.includes(document.activeElement)) scan.focus({ preventScroll: true });
 }
 
 // Keyboard-wedge scanners type wherever focus is. Every key that does not land in a text field goes to the scan
@@ -615,6 +844,7 @@ async function refreshHealth() {
   try {
     const h = await fetch("/api/v1/health").then((r) => r.json());
     state.features = h.features || [];
+    if (state.contactId) applyFeatures();
     setStatus(h.engage || "unknown", (h.queue && h.queue.pending) || 0);
   } catch (_) {
     setStatus("agent");  // the agent itself, not Engage
@@ -665,6 +895,7 @@ function handleEvent(block) {
   } else if (name === "status" || name === "hello") {
     setStatus(payload.engage);
     refreshHealth();
+    if (name === "hello") refreshRewards();  // the stream was (re)opened: op events may have been missed
   } else if (name === "print" && (!payload.contactId || payload.contactId === state.contactId)) {
     // A receipt the cashier was told is still waiting: say how it ended, so nobody waits for a slip in vain.
     showMessage(payload.state === "printed" ? T.printed_late : T.print_expired, payload.state === "printed" ? "ok" : "");
@@ -684,6 +915,7 @@ function handleEvent(block) {
       applyOp(payload.voucherId, payload);
       refreshRow(payload.voucherId);
     }
+    if (payload.contactId === state.contactId) applyRewardOp(payload);
     refreshHealth();
   }
 }
@@ -727,6 +959,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("open-shop").addEventListener("click", () => { loadShop(); focusScan(); });
   $("open-history").addEventListener("click", () => { loadHistory(); focusScan(); });
   $("next-customer").addEventListener("click", nextCustomer);
+  $("reward-redeem").addEventListener("click", redeemReward);
+  $("reward-amount").addEventListener("keydown", rewardAmountKey);
+  $("reward-amount").addEventListener("input", () => $("reward-amount").removeAttribute("aria-invalid"));
   focusScan();
   refreshHealth();
   setInterval(refreshHealth, 10000);

@@ -25,6 +25,11 @@ const TEXT = {
     adjust_member: "Medlemskort", adjust_amount: "Poäng (minus för att dra av)", adjust_reason: "Orsak",
     adjust_button: "Justera poäng", adjusted: (n, who, state) => `${n} poäng för ${who}: ${state}`, locked: (m) => `Låst i ${m} min efter för många fel`, network: "Agenten svarar inte",
     managed: (file) => `Styrs centralt (${file}); ändras inte här`,
+    fabric: "fabric Loyalty", loyalty: "Bonussystem", loyalty_in_use: (title, name) => `${title} ([loyalty] backend = "${name}")`,
+    loyalty_help: (origin) => `Väljs av IT i konfigurationsfilen (${origin}) och kräver omstart; ändras inte här.`,
+    secret_fabric: "Klienthemlighet (fabric-client-secret)", secret_set: (l) => `Satt (slutar på ${l})`,
+    secret_missing: "Ingen klienthemlighet satt", secret_new: "Ny klienthemlighet", save_secret: "Spara hemlighet",
+    test_ok_fabric: (ms) => `Anslutning OK, klienthemligheten gäller (${ms} ms)`,
   },
   en: {
     title: "Settings", logout: "Log out", setup_title: "Set the manager PIN", setup_help: "Choose a PIN of 4–12 digits.",
@@ -49,12 +54,18 @@ const TEXT = {
     adjust_member: "Member card", adjust_amount: "Points (negative to remove)", adjust_reason: "Reason",
     adjust_button: "Adjust points", adjusted: (n, who, state) => `${n} points for ${who}: ${state}`, locked: (m) => `Locked for ${m} min after too many wrong PINs`,
     network: "The agent is not answering", managed: (file) => `Managed centrally (${file}); not changed here`,
+    fabric: "fabric Loyalty", loyalty: "Loyalty system", loyalty_in_use: (title, name) => `${title} ([loyalty] backend = "${name}")`,
+    loyalty_help: (origin) => `Chosen by IT in the config file (${origin}) and needs a restart; not changed here.`,
+    secret_fabric: "Client secret (fabric-client-secret)", secret_set: (l) => `Set (ends ${l})`,
+    secret_missing: "No client secret set", secret_new: "New client secret", save_secret: "Save secret",
+    test_ok_fabric: (ms) => `Connected, the client secret is valid (${ms} ms)`,
   },
 };
 
 // Fields per config section: [key, kind, choices?]. Labels are the key names an IT admin also sees in the file.
 const SECTIONS = [
   ["engage", [["base_url", "text"]]],
+  ["fabric", [["base_url", "text"], ["authorization_url", "text"], ["client_id", "text"], ["location", "text"]]],
   ["agent", [["store_id", "text"], ["till_id", "text"], ["language", "select", ["sv", "en"]]]],
   ["printer", [
     ["backend", "select", ["file", "usb", "serial", "network", "win32raw", "none"]], ["file_path", "text"],
@@ -74,7 +85,9 @@ const SECTIONS = [
 // Readable names for the config keys; the key itself is shown beside it, as IT sees it in the config file.
 const FIELD_LABELS = {
   sv: {
-    "engage.base_url": "Adress till Engage", "agent.store_id": "Butiks-id", "agent.till_id": "Kass-id",
+    "engage.base_url": "Adress till Engage", "fabric.base_url": "Adress till fabric Loyalty (…/api)",
+    "fabric.authorization_url": "Adress för inloggning (OAuth, …/oauth2/…)", "fabric.client_id": "Klient-id",
+    "fabric.location": "Butikens referens i fabric (location)", "agent.store_id": "Butiks-id", "agent.till_id": "Kass-id",
     "agent.language": "Språk", "printer.backend": "Anslutning", "printer.file_path": "Fil (testskrivare)",
     "printer.serial_port": "Serieport", "printer.baudrate": "Hastighet (baud)", "printer.flow_control": "Flödeskontroll",
     "printer.host": "Nätverksadress", "printer.tcp_port": "TCP-port", "printer.usb_vendor_id": "USB-tillverkar-id",
@@ -89,7 +102,9 @@ const FIELD_LABELS = {
     "api.allowed_origins": "Tillåtna kassaappar, en per rad",
   },
   en: {
-    "engage.base_url": "Engage address", "agent.store_id": "Store id", "agent.till_id": "Till id",
+    "engage.base_url": "Engage address", "fabric.base_url": "fabric Loyalty address (…/api)",
+    "fabric.authorization_url": "Sign-in address (OAuth, …/oauth2/…)", "fabric.client_id": "Client id",
+    "fabric.location": "The store's reference in fabric (location)", "agent.store_id": "Store id", "agent.till_id": "Till id",
     "agent.language": "Language", "printer.backend": "Connection", "printer.file_path": "File (test printer)",
     "printer.serial_port": "Serial port", "printer.baudrate": "Speed (baud)", "printer.flow_control": "Flow control",
     "printer.host": "Network address", "printer.tcp_port": "TCP port", "printer.usb_vendor_id": "USB vendor id",
@@ -109,6 +124,7 @@ const lang = document.documentElement.lang in TEXT ? document.documentElement.la
 const T = TEXT[lang];
 const $ = (id) => document.getElementById(id);
 let csrf = null;
+let vendor = "engage";  // the loyalty backend in use, from the state: its section holds the credential box
 
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
@@ -217,7 +233,7 @@ function buildSections() {
     card.append(el("p", { id: `${name}-message`, class: "message", role: "status", hidden: "" }));
     host.append(card);
   }
-  extraEngage($("section-engage"));
+  extraCredential($("section-engage"));
   extraPrinter($("section-printer"));
   extraScanner($("section-scanner"));
 }
@@ -273,7 +289,11 @@ function readField(input) {
 }
 
 function render(state) {
+  renderLoyalty(state);
   for (const [name, fields] of SECTIONS) {
+    // A section the page does not offer (the other vendor's) is hidden, and its fields are left alone.
+    $(`section-${name}`).hidden = !(name in state.sections);
+    if (!(name in state.sections)) continue;
     const managed = (state.managed || {})[name] || {};
     for (const [key] of fields) {
       const input = $(`${name}-${key}`);
@@ -285,7 +305,7 @@ function render(state) {
     }
     $(`save-${name}`).disabled = fields.every(([key]) => key in managed);
   }
-  $("api-key-last4").textContent = state.apiKey.set ? T.api_key_set(state.apiKey.last4) : T.api_key_missing;
+  $("api-key-last4").textContent = state.apiKey.set ? secretText("set")(state.apiKey.last4) : secretText("missing");
   $("config-file").textContent = state.configFile;
   const list = $("serial-ports");
   list.replaceChildren(...state.serialPorts.map((p) => el("option", { value: p.device }, p.description)));
@@ -298,8 +318,8 @@ async function saveSection(name, fields) {
     if (!input.dataset.managed) values[key] = readField(input);
   }
   const body = { values };
-  // A new Engage address is only accepted together with its API key (typed in the key field below it).
-  if (name === "engage" && $("api-key") && $("api-key").value) body.apiKey = $("api-key").value;
+  // A new address is only accepted together with the vendor's credential (typed in the field below it).
+  if (name === vendor && $("api-key").value) body.apiKey = $("api-key").value;
   try {
     const result = await call(`/settings/api/sections/${name}`, body);
     if (body.apiKey) $("api-key").value = "";
@@ -310,10 +330,32 @@ async function saveSection(name, fields) {
   } catch (err) { say(`${name}-message`, err.message); }
 }
 
-function extraEngage(card) {
-  const box = el("div");
-  box.append(el("h3", {}, T.api_key), el("p", { id: "api-key-last4" }));
-  box.append(el("label", { for: "api-key" }, T.api_key_new));
+// The loyalty system in use: shown, never changed here (IT sets it; a change needs a restart). The credential
+// box and the points section follow it.
+function renderLoyalty(state) {
+  const loyalty = state.loyalty || { backend: "engage", title: "Engage", features: [], origin: "" };
+  vendor = loyalty.backend;
+  $("loyalty-backend").textContent = T.loyalty_in_use(loyalty.title, loyalty.backend);
+  $("loyalty-help").textContent = T.loyalty_help(loyalty.origin || "—");
+  const card = $(`section-${vendor}`);
+  if (card && $("credential").parentNode !== card) card.insertBefore($("credential"), $(`${vendor}-message`));
+  $("credential-title").textContent = vendor === "fabric" ? T.secret_fabric : T.api_key;
+  $("api-key-label").textContent = vendor === "fabric" ? T.secret_new : T.api_key_new;
+  $("save-api-key").textContent = vendor === "fabric" ? T.save_secret : T.save_key;
+  $("points-section").hidden = !loyalty.features.includes("point_adjustments");
+}
+
+function secretText(which) {
+  if (vendor === "fabric") return which === "set" ? T.secret_set : T.secret_missing;
+  return which === "set" ? T.api_key_set : T.api_key_missing;
+}
+
+// The credential of the backend in use (Engage API key or fabric client secret): write-only, only its last four
+// characters are ever shown.
+function extraCredential(card) {
+  const box = el("div", { id: "credential" });
+  box.append(el("h3", { id: "credential-title" }, T.api_key), el("p", { id: "api-key-last4" }));
+  box.append(el("label", { for: "api-key", id: "api-key-label" }, T.api_key_new));
   box.append(el("input", { id: "api-key", type: "password", autocomplete: "off", spellcheck: "false" }));
   const save = el("button", { type: "button", id: "save-api-key" }, T.save_key);
   const test = el("button", { type: "button", id: "test-connection", class: "secondary" }, T.test_connection);
@@ -323,15 +365,16 @@ function extraEngage(card) {
     try {
       const result = await call("/settings/api/api-key", { apiKey: $("api-key").value });
       $("api-key").value = "";
-      $("api-key-last4").textContent = T.api_key_set(result.last4);
-      say("engage-message", result.note ? `${T.saved} — ${result.note}` : T.saved, true);
-    } catch (err) { say("engage-message", err.message); }
+      $("api-key-last4").textContent = secretText("set")(result.last4);
+      say(`${vendor}-message`, result.note ? `${T.saved} — ${result.note}` : T.saved, true);
+    } catch (err) { say(`${vendor}-message`, err.message); }
   });
   test.addEventListener("click", async () => {
     try {
       const r = await call("/settings/api/test-connection", {});
-      say("engage-message", r.keyValid ? T.test_ok(r.latencyMs) : r.message, Boolean(r.keyValid));
-    } catch (err) { say("engage-message", err.message); }
+      const ok = vendor === "fabric" ? T.test_ok_fabric : T.test_ok;
+      say(`${vendor}-message`, r.keyValid ? ok(r.latencyMs) : r.message, Boolean(r.keyValid));
+    } catch (err) { say(`${vendor}-message`, err.message); }
   });
 }
 
