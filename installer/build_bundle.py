@@ -56,7 +56,13 @@ TARGETS = {
         "linux-x86_64",
         ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64", "linux_x86_64"),
         ("jeepney", "SecretStorage"),
-        ("linux/install.sh", "linux/uninstall.sh", "linux/posplugin.service", "linux/posplugin-control.sh"),
+        (
+            "linux/install.sh",
+            "linux/uninstall.sh",
+            "linux/posplugin-lib.sh",
+            "linux/posplugin.service",
+            "linux/posplugin-control.sh",
+        ),
         "tar.gz",
     ),
     "windows-amd64": Target(
