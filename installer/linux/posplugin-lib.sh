@@ -108,14 +108,25 @@ pp_make_dirs() {
 }
 
 pp_build_version() {  # pp_build_version VERSION WHEELS CONTROL_SCRIPT EXAMPLE: a virtualenv from those wheels only
-  local new="$OPT/$1"
+  # One that a run before finished from the same wheels is kept (a retry after fixing the config is quick).
+  local new="$OPT/$1" stamp
+  stamp=$(cd "$2" && sha256sum ./*.whl | sha256sum | cut -d' ' -f1)
+  if [ -f "$new/.posplugin-built" ] && [ "$(cat "$new/.posplugin-built")" = "$stamp" ]; then
+    say "keeping $new, built from these wheels before"
+    return 0
+  fi
   rm -rf "$new"
   "$PYTHON" -m venv "$new" || { rm -rf "$new"; die "$PYTHON could not create a virtualenv in $new"; }
-  # Only these wheels: no index, and no pip.conf (whose find-links or constraints could reach elsewhere).
-  PIP_CONFIG_FILE=/dev/null "$new/bin/python" -m pip install -q --no-index --find-links "$2" \
-    --disable-pip-version-check "posplugin==$1" || { rm -rf "$new"; die "pip could not install from $2"; }
+  # Only these wheels: no index, no pip.conf and no PIP_* variable (whose find-links or constraints could reach
+  # elsewhere or refuse a pinned version).
+  (
+    while read -r var; do unset "$var"; done < <(compgen -e | grep '^PIP_' || true)
+    PIP_CONFIG_FILE=/dev/null "$new/bin/python" -m pip install -q --no-index --find-links "$2" \
+      --disable-pip-version-check "posplugin==$1"
+  ) || { rm -rf "$new"; die "pip could not install from $2"; }
   install -m 0755 "$3" "$new/bin/posplugin-control.sh"
   cp "$4" "$new/config.example.toml"
+  echo "$stamp" >"$new/.posplugin-built"
 }
 
 pp_write_config() {  # pp_write_config EXAMPLE [SOURCE] [PORT]: the config, once; never overwritten
