@@ -1,10 +1,11 @@
 """The .deb for Debian/Ubuntu tills, made with dpkg-deb from a built Linux bundle folder.
 
 It holds what install.sh installs from, laid out for dpkg: the wheels (usr/lib/posplugin/wheels), the example
-config, posplugin-control.sh, the systemd unit and the udev rule where packages put them. The maintainer scripts are installer/deb/*
-with installer/linux/posplugin-lib.sh inlined, so the package and install.sh share one set of install, upgrade and
-rollback steps; the virtualenvs themselves are made by the postinst in /opt/posplugin/<version>, as install.sh
-makes them, so a till moves between the two without losing its data.
+config, posplugin-control.sh, the systemd unit and the udev rule where packages put them. The maintainer scripts
+are installer/deb/* with installer/linux/posplugin-lib.sh inlined, so the package and install.sh share one set of
+install, upgrade and rollback steps. The virtualenvs are made by the postinst in /opt/posplugin/<version> with a
+`current` link, as install.sh makes them: they are not the package's files, so dpkg's unpacking of a new version
+never touches the one that runs.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ UNIT_VALUES = {
     "@USER@": "posplugin",
 }
 DEFAULT_MAINTAINER = "posplugin maintainers <maintainers@posplugin.invalid>"
-_PEP440 = re.compile(r"(?P<base>\d+(?:\.\d+)*)(?:(?P<pre>a|b|rc)(?P<pre_n>\d+))?(?:\.post(?P<post>\d+))?(?:\.dev(?P<dev>\d+))?")
+_PEP440 = re.compile(
+    r"(?P<base>\d+(?:\.\d+)*)(?:(?P<pre>a|b|rc)(?P<pre_n>\d+))?(?:\.post(?P<post>\d+))?(?:\.dev(?P<dev>\d+))?"
+)
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ def msi_name(name: str, taken: set[str]) -> str:
     here as WiX makes it: a stem of up to six characters, ``~`` and a number unique in the folder.
     """
     stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
-    if re.fullmatch(r"[A-Za-z0-9_-]{1,8}", stem) and re.fullmatch(r"[A-Za-z0-9_-]{0,3}", ext) and dot == ("." if ext else ""):
+    valid = re.fullmatch(r"[A-Za-z0-9_-]{1,8}", stem) and re.fullmatch(r"[A-Za-z0-9_-]{0,3}", ext)
+    if valid and dot == ("." if ext else "") and name.upper() not in taken:
         taken.add(name.upper())
         return name
     clean_stem = re.sub(r"[^A-Za-z0-9]", "", stem).upper()[:6] or "F"
@@ -124,7 +125,7 @@ def payload_fragment(folder: Path) -> str:
                 lines.append(
                     f'{indent}<Component Id="{_identifier("c", relative)}" Guid="*" Win64="yes">'
                     f'<File Id="{_identifier("f", relative)}" Name={name}'
-                    f" Source={quoteattr(relative)} KeyPath=\"yes\"/></Component>"
+                    f' Source={quoteattr(relative)} KeyPath="yes"/></Component>'
                 )
 
     walk(folder, "      ")
@@ -188,10 +189,20 @@ def build_msi(folder: Path, out: Path) -> Path:
             cmd += ["-D", f"{key}={value}"]
         # Sources are relative to the bundle folder: wixl 0.101 looks files up there, not by absolute path.
         _run([*cmd, str(HERE / "msi" / "posplugin.wxs"), str(fragment)], cwd=folder)
-    secure = ";".join([*wixl_secure_properties(target), *PUBLIC_PROPERTIES])
-    _run([msibuild, str(target), "-q", f"UPDATE `Property` SET `Value` = '{secure}' WHERE `Property` = 'SecureCustomProperties'"])
-    _run([msibuild, str(target), "-q", f"UPDATE `CustomAction` SET `Type` = {ROLLBACK_ACTION_TYPE} WHERE `Action` = 'RollbackAgent'"])
+    secure = [*wixl_secure_properties(target), *PUBLIC_PROPERTIES]
+    _update(msibuild, target, "Property", "Value", ";".join(secure), "Property", "SecureCustomProperties")
+    _update(msibuild, target, "CustomAction", "Type", ROLLBACK_ACTION_TYPE, "Action", "RollbackAgent")
     return target
+
+
+def _update(msibuild: str, msi: Path, table: str, column: str, value: str | int, key: str, row: str) -> None:
+    """One value of one row, with msibuild's SQL (only names and values of this module's own making)."""
+    for part in (table, column, key, row, str(value)):
+        if not re.fullmatch(r"[A-Za-z0-9_;]+", part):
+            raise SystemExit(f"refusing {part!r} in an MSI query")
+    literal = value if isinstance(value, int) else f"'{value}'"
+    query = f"UPDATE `{table}` SET `{column}` = {literal} WHERE `{key}` = '{row}'"  # noqa: S608 - checked above
+    _run([msibuild, str(msi), "-q", query])
 
 
 def wixl_secure_properties(msi: Path) -> list[str]:

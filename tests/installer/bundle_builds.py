@@ -66,18 +66,20 @@ def build_linux_bundles(out: Path, work: Path) -> Bundles:
 
 @dataclass
 class WindowsBundles:
-    root: Path
     old: Path
     new: Path
 
 
-def build_windows_bundles(out: Path, work: Path) -> WindowsBundles:
-    """This version (dependencies downloaded once) and the next one."""
+def build_windows_bundle(out: Path) -> Path:
+    """This version's Windows bundle folder (its archive beside it), the dependencies downloaded."""
     build = builder()
-    target = build.TARGETS["windows-amd64"]
-    python = python_version()
-    build.build(target, REPO, __version__, python, out, None)
-    old = out / f"posplugin-{__version__}-windows-amd64"
-    source, version = build.source_tree(bumped(__version__), work / "w")
-    build.build(target, source, version, python, out, old)
-    return WindowsBundles(out, old, out / f"posplugin-{version}-windows-amd64")
+    build.build(build.TARGETS["windows-amd64"], REPO, __version__, python_version(), out, None)
+    return out / f"posplugin-{__version__}-windows-amd64"
+
+
+def build_next_windows_bundle(old: Path, work: Path) -> Path:
+    """The next version's, with the dependencies of ``old``."""
+    build = builder()
+    source, version = build.source_tree(bumped(__version__), work)
+    build.build(build.TARGETS["windows-amd64"], source, version, python_version(), old.parent, old)
+    return old.parent / f"posplugin-{version}-windows-amd64"

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.installer.bundle_builds import Bundles, WindowsBundles, build_linux_bundles, build_windows_bundles
+from tests.installer.bundle_builds import (
+    Bundles,
+    WindowsBundles,
+    build_linux_bundles,
+    build_next_windows_bundle,
+    build_windows_bundle,
+)
 
 
 @pytest.fixture(scope="session")
@@ -13,5 +21,10 @@ def linux_bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
 
 
 @pytest.fixture(scope="session")
-def windows_bundles(tmp_path_factory: pytest.TempPathFactory) -> WindowsBundles:
-    return build_windows_bundles(tmp_path_factory.mktemp("windist"), tmp_path_factory.mktemp("winsrc"))
+def windows_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_windows_bundle(tmp_path_factory.mktemp("windist"))
+
+
+@pytest.fixture(scope="session")
+def windows_bundles(windows_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> WindowsBundles:
+    return WindowsBundles(windows_bundle, build_next_windows_bundle(windows_bundle, tmp_path_factory.mktemp("winsrc")))

@@ -94,9 +94,9 @@ def test_files_owners_and_modes(debs: Debs, linux_bundles: Bundles) -> None:
         listing[path.removeprefix(".")] = (mode, owner)
     assert all(owner == "root/root" for _mode, owner in listing.values())
     wheels = sorted(p.name for p in (linux_bundles.old / "wheels").glob("*.whl"))
-    assert sorted(p.rsplit("/", 1)[1] for p in listing if p.startswith("/usr/lib/posplugin/wheels/") and p[-1] != "/") == (
-        wheels
-    )
+    assert sorted(
+        p.rsplit("/", 1)[1] for p in listing if p.startswith("/usr/lib/posplugin/wheels/") and p[-1] != "/"
+    ) == (wheels)
     expected = {
         "/lib/systemd/system/posplugin.service": "-rw-r--r--",
         "/lib/udev/rules.d/60-posplugin-printers.rules": "-rw-r--r--",
@@ -225,7 +225,9 @@ def test_install_upgrade_past_a_busy_till_rollback_remove_and_purge(
         )
     done = dpkg(root, "--install", str(debs.new), POSPLUGIN_DRAIN_TIMEOUT="2", **run_control)
     assert done.returncode != 0
-    assert "1 operation(s) still on the wire after 2s; nothing changed (retry later or POSPLUGIN_FORCE=1)" in done.stderr
+    assert (
+        "1 operation(s) still on the wire after 2s; nothing changed (retry later or POSPLUGIN_FORCE=1)" in done.stderr
+    )
     assert package_state(root) == ("install ok installed", deb_version(__version__))
     assert os.readlink(opt / "current") == __version__ and not (opt / new_version).exists()
     assert list((root / "usr/lib/posplugin/wheels").glob(f"posplugin-{__version__}-*.whl"))  # not unpacked

@@ -20,10 +20,8 @@ import pytest
 from posplugin import __version__
 from posplugin.vendors.engage.simulator import EngageSimulator
 from tests.conftest import API_KEY, free_port, wait_for
-from tests.installer.bundle_builds import Bundles, builder, bumped
+from tests.installer.bundle_builds import Bundles, bumped
 from tests.sale_factory import example_sale
-
-__all__ = ["builder", "bumped"]  # the Windows bundle test takes the builder from here
 
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux" or shutil.which("sha256sum") is None, reason="the Linux installer needs Linux"
