@@ -191,10 +191,11 @@ def sibling(name: str) -> ModuleType:
 PACKAGES = {"deb": ("linux-x86_64", "deb_package", "build_deb"), "msi": ("windows-amd64", "msi_package", "build_msi")}
 
 
-def build_package(kind: str, folder: Path, out: Path) -> Path:
+def build_package(kind: str, folder: Path, out: Path, maintainer: str | None = None) -> Path:
     """The OS package ``kind`` (deb, msi) from a bundle folder of its platform."""
     _, module, function = PACKAGES[kind]
-    made: Path = getattr(sibling(module), function)(folder, out)
+    options = {"maintainer": maintainer} if kind == "deb" and maintainer else {}
+    made: Path = getattr(sibling(module), function)(folder, out, **options)
     return made
 
 
@@ -207,6 +208,7 @@ def main() -> int:
     parser.add_argument("--deps-from", help="reuse the dependency wheels of this bundle folder (no download)")
     parser.add_argument("--deb", action="store_true", help="also the .deb from the Linux bundle (needs dpkg-deb)")
     parser.add_argument("--msi", action="store_true", help="also the .msi from the Windows bundle (needs wixl)")
+    parser.add_argument("--deb-maintainer", help='the .deb\'s Maintainer field, "Name <address>"')
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -223,7 +225,7 @@ def main() -> int:
             print(f"{made}  ({made.stat().st_size / 1e6:.1f} MB)")
             for kind in kinds:
                 if PACKAGES[kind][0] == name:
-                    made = build_package(kind, out / f"posplugin-{version}-{name}", out)
+                    made = build_package(kind, out / f"posplugin-{version}-{name}", out, args.deb_maintainer)
                     print(f"{made}  ({made.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -190,6 +190,8 @@ def build_deb(folder: Path, out: Path, maintainer: str = DEFAULT_MAINTAINER) -> 
     dpkg_deb = shutil.which("dpkg-deb")
     if dpkg_deb is None:
         raise SystemExit("dpkg-deb is needed to build the .deb (Debian/Ubuntu: apt-get install dpkg)")
+    if not re.fullmatch(r"[^<>\n]+ <[^<>@\s]+@[^<>@\s]+>", maintainer):
+        raise SystemExit(f"the Maintainer must read 'Name <address>' (got {maintainer!r})")
     bundle = Bundle.read(folder)
     when = float(os.environ.get("SOURCE_DATE_EPOCH", time.time()))
     target = out / f"posplugin_{debian_version(bundle.version)}_amd64.deb"

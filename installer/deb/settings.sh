@@ -27,6 +27,13 @@ elif [ -z "$ROOT" ] && [ -d /run/systemd/system ]; then
 else
   RUN_MODE=none  # no systemd running (an image build, a chroot) or a test root: laid out only
 fi
+if [ "$RUN_MODE" = systemd ] && command -v policy-rc.d >/dev/null; then
+  # 101: services may not be started now. deb-systemd-invoke would quietly not start it, and the health check
+  # would then roll a good upgrade back.
+  policy=0
+  policy-rc.d posplugin.service start >/dev/null 2>&1 || policy=$?
+  if [ "$policy" = 101 ]; then RUN_MODE=none; fi
+fi
 pp_layout
 
 systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }

@@ -91,7 +91,9 @@ fi
 
 # ---- the API key --------------------------------------------------------------------------------------------
 if [ -n "$API_KEY_FILE" ]; then
+  pp_refuse_link "$DATA/secrets-import"
   install -d -m 0700 "$DATA/secrets-import"
+  pp_refuse_link "$DATA/secrets-import/engage-api-key"
   install -m 0600 "$API_KEY_FILE" "$DATA/secrets-import/engage-api-key"
   pp_own "$DATA/secrets-import" "$DATA/secrets-import/engage-api-key"
 fi

@@ -32,8 +32,14 @@ pp_as_service() {  # run a command as the service user (directly in a test root)
     (cd / && runuser -u "$SVC_USER" -- env POSPLUGIN_SECRET_BACKEND=file "$@"); fi
 }
 
-pp_own() {  # give paths to the service user (not in a test root); never recursive: only what we just made
-  if [ -z "$ROOT" ]; then chown "$SVC_USER:$SVC_USER" "$@"; fi
+pp_own() {  # give the paths named to the service user (not in a test root)
+  # Never recursive, and never through a symbolic link (-h): the service user can put links in its own folders,
+  # and root following one would hand it any file on the system.
+  if [ -z "$ROOT" ]; then chown -h "$SVC_USER:" "$@"; fi  # "user:" is the user and its own group
+}
+
+pp_refuse_link() {  # root must not write through a link the service user may have planted
+  if [ -L "$1" ]; then die "$1 is a symbolic link; refusing to follow it (remove it and retry)"; fi
 }
 
 pp_agent() {  # start|stop the agent however it runs here
@@ -130,18 +136,25 @@ pp_build_version() {  # pp_build_version VERSION WHEELS CONTROL_SCRIPT EXAMPLE: 
 }
 
 pp_write_config() {  # pp_write_config EXAMPLE [SOURCE] [PORT]: the config, once; never overwritten
+  local new
+  pp_refuse_link "$CONFIG"
   if [ -f "$CONFIG" ]; then
+    # Its content stays; it may have been laid down by IT before the install, so it becomes the service's.
+    pp_own "$CONFIG"
     say "keeping $CONFIG"
     return 0
   fi
+  # Made beside it and renamed into place: the folder is the service user's (the settings page saves the file).
+  new=$(mktemp "$ETC/.config.toml.XXXXXX")
   if [ -n "${2:-}" ]; then
-    install -m 0640 "$2" "$CONFIG"
+    cat "$2" >"$new"
   else
-    sed -e "s|^data_dir = \"\"|data_dir = \"$DATA\"|" -e "s|^log_dir = \"\"|log_dir = \"$LOGS\"|" "$1" >"$CONFIG"
-    chmod 0640 "$CONFIG"
+    sed -e "s|^data_dir = \"\"|data_dir = \"$DATA\"|" -e "s|^log_dir = \"\"|log_dir = \"$LOGS\"|" "$1" >"$new"
   fi
-  if [ -n "${3:-}" ]; then sed -i "s|^port = [0-9]*|port = $3|" "$CONFIG"; fi
-  pp_own "$CONFIG"  # the settings page saves it
+  if [ -n "${3:-}" ]; then sed -i "s|^port = [0-9]*|port = $3|" "$new"; fi
+  chmod 0640 "$new"
+  pp_own "$new"
+  mv -Tf "$new" "$CONFIG"
   say "wrote $CONFIG"
 }
 
@@ -150,7 +163,10 @@ pp_check_config() {  # with version $1
 }
 
 pp_import_secrets() {  # secrets an installer left in DATA/secrets-import, into the service's store (with version $1)
+  pp_refuse_link "$DATA/secrets-import"
   [ -n "$(ls -A "$DATA/secrets-import" 2>/dev/null)" ] || return 0
+  chmod 0700 "$DATA/secrets-import"
+  pp_own "$DATA/secrets-import" "$DATA/secrets-import"/*  # the service reads them; IT may have left them as root
   pp_as_service "$OPT/$1/bin/posplugin" secrets import --config "$CONFIG" >/dev/null \
     || die "could not store the secrets left in $DATA/secrets-import"
   say "stored the secrets left in $DATA/secrets-import in the service's secret store"
