@@ -4,7 +4,6 @@ Windows Installer can compare, and MSI short names."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import uuid
 from typing import Any
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from packaging.version import Version
 
 from tests.installer.bundle_builds import builder
+from tests.installer.required_tools import tool
 
 
 def module(name: str) -> Any:
@@ -30,10 +30,9 @@ releases = st.tuples(
 
 
 def dpkg_compare(a: str, op: str, b: str) -> bool:
-    return subprocess.run(["dpkg", "--compare-versions", a, op, b], check=False).returncode == 0
+    return subprocess.run([tool("dpkg", "dpkg"), "--compare-versions", a, op, b], check=False).returncode == 0
 
 
-@pytest.mark.skipif(shutil.which("dpkg") is None, reason="dpkg not installed")
 @settings(max_examples=60, deadline=None)
 @given(releases, releases)
 def test_dpkg_orders_the_debian_versions_as_pep_440_orders_the_releases(a: str, b: str) -> None:
