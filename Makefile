@@ -40,9 +40,10 @@ test-fast: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
-# Offline installer bundles for Linux x86_64 and Windows amd64 in dist/ (see README, "IT rollout").
+# Offline installer bundles for Linux x86_64 and Windows amd64 in dist/ (see README, "IT rollout"), and from them
+# the .deb (dpkg-deb) and the .msi (wixl, msitools: apt-get install wixl msitools); see docs/packages.md.
 bundle: $(STAMP)
-	$(BIN)/python installer/build_bundle.py --out dist
+	$(BIN)/python installer/build_bundle.py --out dist --deb --msi
 
 soak: $(STAMP)
 	POSPLUGIN_SOAK=1 $(BIN)/python -m pytest -q -s tests/test_crash_recovery.py

@@ -1,6 +1,7 @@
 """Build the offline installer bundles: one archive per platform with every wheel needed, no network at install.
 
     python installer/build_bundle.py                       # both platforms into dist/
+    python installer/build_bundle.py --deb --msi           # and the .deb (dpkg-deb) and the .msi (wixl)
     python installer/build_bundle.py --platform linux-x86_64 --version 0.1.1 \
         --deps-from dist/posplugin-0.1.0-linux-x86_64
 
@@ -8,12 +9,15 @@ Each bundle holds the posplugin wheel, the dependency wheels for that platform a
 --only-binary=:all: --platform ...``), the installer scripts, config.example.toml, the udev rule (Linux) and
 SHA256SUMS over all of it. ``--version`` builds from a copy of the source with another version number (upgrade
 tests, hot fixes); ``--deps-from`` reuses the dependency wheels of an earlier bundle instead of downloading them.
+``--deb`` and ``--msi`` also make the OS packages from the bundle folders (installer/deb_package.py,
+installer/msi_package.py; docs/packages.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -23,6 +27,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_IGNORE = shutil.ignore_patterns(
@@ -56,7 +61,13 @@ TARGETS = {
         "linux-x86_64",
         ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64", "linux_x86_64"),
         ("jeepney", "SecretStorage"),
-        ("linux/install.sh", "linux/uninstall.sh", "linux/posplugin.service", "linux/posplugin-control.sh"),
+        (
+            "linux/install.sh",
+            "linux/uninstall.sh",
+            "linux/posplugin-lib.sh",
+            "linux/posplugin.service",
+            "linux/posplugin-control.sh",
+        ),
         "tar.gz",
     ),
     "windows-amd64": Target(
@@ -164,6 +175,30 @@ def build(target: Target, source: Path, version: str, python: str, out: Path, de
     return archive(folder, target.archive)
 
 
+def sibling(name: str) -> ModuleType:
+    """installer/<name>.py, loaded by path: this file runs as a script and is loaded by path in the tests too."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / f"{name}.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"installer/{name}.py is missing")
+    module = sys.modules.get(name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while the class is made
+        spec.loader.exec_module(module)
+    return module
+
+
+PACKAGES = {"deb": ("linux-x86_64", "deb_package", "build_deb"), "msi": ("windows-amd64", "msi_package", "build_msi")}
+
+
+def build_package(kind: str, folder: Path, out: Path, maintainer: str | None = None) -> Path:
+    """The OS package ``kind`` (deb, msi) from a bundle folder of its platform."""
+    _, module, function = PACKAGES[kind]
+    options = {"maintainer": maintainer} if kind == "deb" and maintainer else {}
+    made: Path = getattr(sibling(module), function)(folder, out, **options)
+    return made
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--platform", action="append", choices=sorted(TARGETS), help="default: all")
@@ -171,15 +206,27 @@ def main() -> int:
     parser.add_argument("--version", help="build this version from a copy of the source")
     parser.add_argument("--out", default=str(ROOT / "dist"))
     parser.add_argument("--deps-from", help="reuse the dependency wheels of this bundle folder (no download)")
+    parser.add_argument("--deb", action="store_true", help="also the .deb from the Linux bundle (needs dpkg-deb)")
+    parser.add_argument("--msi", action="store_true", help="also the .msi from the Windows bundle (needs wixl)")
+    parser.add_argument("--deb-maintainer", help='the .deb\'s Maintainer field, "Name <address>"')
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    platforms = args.platform or sorted(TARGETS)
+    kinds = [kind for kind in PACKAGES if getattr(args, kind)]
+    for kind in kinds:
+        if PACKAGES[kind][0] not in platforms:
+            parser.error(f"--{kind} is made from the {PACKAGES[kind][0]} bundle: add --platform {PACKAGES[kind][0]}")
     with tempfile.TemporaryDirectory() as tmp:
         source, version = source_tree(args.version, Path(tmp))
-        for name in args.platform or sorted(TARGETS):
+        for name in platforms:
             deps = Path(args.deps_from) if args.deps_from else None
             made = build(TARGETS[name], source, version, args.python, out, deps)
             print(f"{made}  ({made.stat().st_size / 1e6:.1f} MB)")
+            for kind in kinds:
+                if PACKAGES[kind][0] == name:
+                    made = build_package(kind, out / f"posplugin-{version}-{name}", out, args.deb_maintainer)
+                    print(f"{made}  ({made.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

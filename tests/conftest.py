@@ -29,6 +29,8 @@ SLOW_FILES = frozenset(
         "test_crash_recovery.py",
         "test_fabric_crash.py",
         "test_linux_install.py",
+        "test_deb_package.py",
+        "test_msi_package.py",
         "test_schemathesis.py",
         "test_generated_client.py",
     }

@@ -5,8 +5,10 @@
 #   sudo ./uninstall.sh [--purge] [--prefix /opt/posplugin] [--root DIR] [--no-systemd]
 set -euo pipefail
 
+# shellcheck source=posplugin-lib.sh
+. "$(cd "$(dirname "$0")" && pwd)/posplugin-lib.sh"
+PP_NAME="posplugin uninstall"
 ROOT="" PREFIX=/opt/posplugin PURGE=0 SYSTEMD=1 SVC_USER=posplugin
-die() { echo "posplugin uninstall: $*" >&2; exit "${2:-1}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --purge) PURGE=1; shift ;;
@@ -18,18 +20,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -z "$ROOT" ] && [ "$(id -u)" != 0 ] && die "run as root (or use --root DIR)" 2
-OPT="$ROOT$PREFIX" ETC="$ROOT/etc/posplugin" DATA="$ROOT/var/lib/posplugin" LOGS="$ROOT/var/log/posplugin"
+pp_layout
+CURRENT=$(pp_current_version)
 
 if [ -z "$ROOT" ] && [ "$SYSTEMD" = 1 ] && command -v systemctl >/dev/null; then
   systemctl disable --now posplugin.service 2>/dev/null || true
 elif [ -x "$OPT/current/bin/posplugin-control.sh" ]; then
   "$OPT/current/bin/posplugin-control.sh" stop "$OPT" "$ETC" "$DATA" "$LOGS" || true
 fi
-if [ -d "$DATA" ] && [ -x "$OPT/current/bin/posplugin" ] && [ "$PURGE" = 0 ]; then
-  left=$("$OPT/current/bin/posplugin" queue list --json --config "$ETC/config.toml" 2>/dev/null \
-    | "$OPT/current/bin/python" -c 'import json, sys; d = json.load(sys.stdin); print(d["pending"] + d["parked"])' \
-    2>/dev/null || echo 0)
-  [ "$left" != 0 ] && echo "posplugin uninstall: $left operation(s) are still queued; they stay in $DATA"
+if [ -d "$DATA" ] && [ -n "$CURRENT" ] && [ -x "$OPT/$CURRENT/bin/posplugin" ] && [ "$PURGE" = 0 ]; then
+  left=$(pp_queue_count "$CURRENT" pending parked)
+  [ "$left" != 0 ] && echo "$PP_NAME: $left operation(s) are still queued; they stay in $DATA"
 fi
 rm -f "$ROOT/etc/systemd/system/posplugin.service" "$ROOT/etc/udev/rules.d/60-posplugin-printers.rules"
 [ -z "$ROOT" ] && command -v systemctl >/dev/null && systemctl daemon-reload || true

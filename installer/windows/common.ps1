@@ -68,3 +68,9 @@ function Get-CurrentVersion([string]$InstallDir) {
     if ($item.Target) { return Split-Path -Leaf ([string]@($item.Target)[0]) }
     return ''
 }
+
+function Start-Log([string]$Path) {
+    # A transcript of everything the script writes; an MSI custom action has no console to show it on.
+    New-Item -ItemType Directory -Force -Path (Split-Path -Parent $Path) | Out-Null
+    Start-Transcript -LiteralPath $Path -Append | Out-Null
+}

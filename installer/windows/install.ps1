@@ -26,6 +26,8 @@
     The local port (written into a config made from the example; default 8765).
 .PARAMETER Python
     python.exe of CPython 3.11 (the bundle's wheels are for 3.11). Default: found with the `py` launcher.
+.PARAMETER LogFile
+    Also write everything this script says to this file (the MSI passes one: its custom action has no console).
 #>
 [CmdletBinding()]
 param(
@@ -37,12 +39,14 @@ param(
     [string]$Python = '',
     [int]$DrainTimeoutSeconds = 120,
     [int]$HealthTimeoutSeconds = 60,
-    [switch]$Force
+    [switch]$Force,
+    [string]$LogFile = ''
 )
 
 $ErrorActionPreference = 'Stop'
 $Bundle = $PSScriptRoot
 . (Join-Path $Bundle 'common.ps1')
+if ($LogFile) { Start-Log $LogFile }
 
 # ---- checks ---------------------------------------------------------------------------------------------------
 $principal = New-Object Security.Principal.WindowsPrincipal([Security.Principal.WindowsIdentity]::GetCurrent())
@@ -171,8 +175,9 @@ if ($Old -and $Old -ne $Version) {
         if (-not (Wait-Healthy $OldCli $Config $Old $HealthTimeoutSeconds)) { Write-Step "warning: $Old does not answer either" }
         exit 3
     }
+    # Only folders named like a version: `current` is a junction, and the MSI keeps its files in `package`.
     Get-ChildItem -LiteralPath $InstallDir -Directory |
-        Where-Object { $_.Name -ne $Version -and $_.Name -ne $Old -and $_.Name -ne 'current' -and -not $_.LinkType } |
+        Where-Object { $_.Name -match '^\d+(\.\d+)+' -and $_.Name -ne $Version -and $_.Name -ne $Old -and -not $_.LinkType } |
         Remove-Item -Recurse -Force
     Write-Step "upgraded $Old -> $Version (database backup: $backup)"
 } else {

@@ -9,11 +9,13 @@
 param(
     [string]$InstallDir = (Join-Path $env:ProgramFiles 'posplugin'),
     [string]$DataDir = (Join-Path $env:ProgramData 'posplugin'),
-    [switch]$Purge
+    [switch]$Purge,
+    [string]$LogFile = ''   # also write what this script says to this file (the MSI passes one)
 )
 
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot 'common.ps1')
+if ($LogFile) { Start-Log $LogFile }
 
 $cli = Join-Path $InstallDir 'current\Scripts\posplugin.exe'
 $config = Join-Path $DataDir 'config.toml'

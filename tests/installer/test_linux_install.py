@@ -3,7 +3,6 @@ upgrade with an operation queued, roll back a broken upgrade, uninstall keeping 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -13,9 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,61 +20,17 @@ import pytest
 from posplugin import __version__
 from posplugin.vendors.engage.simulator import EngageSimulator
 from tests.conftest import API_KEY, free_port, wait_for
+from tests.installer.bundle_builds import Bundles, bumped
 from tests.sale_factory import example_sale
-
-REPO = Path(__file__).resolve().parents[2]
-PLATFORM = "linux-x86_64"
 
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux" or shutil.which("sha256sum") is None, reason="the Linux installer needs Linux"
 )
 
 
-def builder() -> Any:
-    spec = importlib.util.spec_from_file_location("build_bundle", REPO / "installer" / "build_bundle.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-def bumped(version: str, by: int = 1) -> str:
-    parts = version.split(".")
-    return ".".join([*parts[:-1], str(int(parts[-1]) + by)])
-
-
-@dataclass
-class Bundles:
-    root: Path
-    old: Path
-    new: Path
-    broken: Path
-
-
-@pytest.fixture(scope="module")
-def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
-    out = tmp_path_factory.mktemp("dist")
-    build = builder()
-    target = build.TARGETS[PLATFORM]
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    old_archive = build.build(target, REPO, __version__, python, out, None)
-    old = out / f"posplugin-{__version__}-{PLATFORM}"
-    assert old_archive.exists() and (old / "SHA256SUMS").exists()
-    work = tmp_path_factory.mktemp("src")
-    source, version = build.source_tree(bumped(__version__), work / "a")
-    build.build(target, source, version, python, out, old)
-    # A version that cannot start: the upgrade must notice and roll back.
-    source, broken_version = build.source_tree(bumped(__version__, 2), work / "b")
-    cli = source / "posplugin" / "cli.py"
-    cli.write_text(
-        cli.read_text().replace(
-            "def cmd_run(args: argparse.Namespace) -> int:\n",
-            "def cmd_run(args: argparse.Namespace) -> int:\n    raise SystemExit(7)\n",
-        )
-    )
-    build.build(target, source, broken_version, python, out, old)
-    return Bundles(out, old, out / f"posplugin-{version}-{PLATFORM}", out / f"posplugin-{broken_version}-{PLATFORM}")
+@pytest.fixture
+def bundles(linux_bundles: Bundles) -> Bundles:
+    return linux_bundles
 
 
 @pytest.fixture

@@ -60,25 +60,21 @@ def test_with_powershell_when_available() -> None:
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_windows_bundle_holds_windows_wheels_and_verifiable_checksums(tmp_path: Path) -> None:
+def test_the_windows_bundle_holds_windows_wheels_and_verifiable_checksums(windows_bundle: Path) -> None:
     import hashlib
-    import sys
     import zipfile
 
-    from tests.installer.test_linux_install import builder
+    from posplugin import __version__
 
-    build = builder()
-    python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    version = build.source_tree(None, tmp_path)[1]
-    archive = build.build(build.TARGETS["windows-amd64"], build.ROOT, version, python, tmp_path, None)
-    assert archive.name == f"posplugin-{version}-windows-amd64.zip"
+    archive = windows_bundle.parent / f"{windows_bundle.name}.zip"
+    assert archive.name == f"posplugin-{__version__}-windows-amd64.zip"
     names = zipfile.ZipFile(archive).namelist()
     wheels = [n.rsplit("/", 1)[-1] for n in names if n.endswith(".whl")]
     assert any(w.startswith("pywin32-") and w.endswith("win_amd64.whl") for w in wheels)
     assert any(w.startswith("pydantic_core-") and w.endswith("win_amd64.whl") for w in wheels)
     assert any(w.startswith("pywin32_ctypes-") for w in wheels)  # keyring's Windows backend
     assert not [w for w in wheels if "manylinux" in w or "linux_x86_64" in w]
-    folder = tmp_path / f"posplugin-{version}-windows-amd64"
+    folder = windows_bundle
     for line in (folder / "SHA256SUMS").read_text().splitlines():
         digest, relative = line.split("  ", 1)
         assert hashlib.sha256((folder / relative).read_bytes()).hexdigest() == digest
