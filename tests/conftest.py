@@ -19,6 +19,8 @@ from posplugin.config import Config, config_from_mapping
 from posplugin.paths import resolve_paths
 from posplugin.secret_store import FileBackend, SecretStore
 from posplugin.vendors.engage.simulator import EngageSimulator, SimState, seed_demo_data
+from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState
+from posplugin.vendors.fabric.simulator import seed_demo_data as seed_demo_data_fabric
 from posplugin.web.serve import build_server
 
 API_KEY = "test-api-key-0123456789"
@@ -162,3 +164,42 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> N
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+# ---- the agent on the fabric backend --------------------------------------------------------------------------
+
+FABRIC_STORE = "store-001"  # the demo members' home location in the fabric simulator
+
+
+@pytest.fixture
+def fabric() -> Iterator[FabricSimulator]:
+    simulator = FabricSimulator(seed_demo_data_fabric(FabricState())).start()
+    yield simulator
+    simulator.stop()
+
+
+def fabric_agent(tmp_path: Path, sim: FabricSimulator, **sections: dict[str, Any]) -> RunningAgent:
+    raw: dict[str, dict[str, Any]] = {
+        "agent": {
+            "port": free_port(),
+            "data_dir": str(tmp_path / "data"),
+            "log_dir": str(tmp_path / "logs"),
+            "store_id": "s1",
+            "till_id": "t1",
+            "language": "en",
+        },
+        "loyalty": {"backend": "fabric"},
+        "fabric": {
+            "base_url": sim.url,
+            "authorization_url": sim.authorization_url,
+            "client_id": sim.state.client_id,
+            "location": FABRIC_STORE,
+        },
+        "engage": {"probe_interval": 0.2, "cashier_deadline": 1.0},
+        "offline": {"retry_min_seconds": 0.05, "retry_max_seconds": 0.2},
+        "printer": {"backend": "file", "file_path": str(tmp_path / "printer.bin")},
+    }
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    config = config_from_mapping(raw, source="<test>")
+    return start_agent(config, {"POSPLUGIN_FABRIC_CLIENT_SECRET": sim.state.client_secret})

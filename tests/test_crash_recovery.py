@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,11 +19,11 @@ import httpx
 
 from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, SimState
 from posplugin.vendors.engage.simulator.state import Contact, Voucher
-from tests.conftest import API_KEY, free_port
+from tests.agent_process import TOKEN, AgentProcess
+from tests.conftest import API_KEY
 
 SOAK = os.environ.get("POSPLUGIN_SOAK") == "1"
 N_CONTACTS, PER_CONTACT = (50, 20) if SOAK else (20, 10)
-TOKEN = "crash-token-0123456789"
 
 
 def seeded_state() -> tuple[SimState, list[tuple[str, str]]]:
@@ -52,58 +49,9 @@ def seeded_state() -> tuple[SimState, list[tuple[str, str]]]:
     return state, pairs
 
 
-class AgentProcess:
-    def __init__(self, tmp: Path, engage_url: str) -> None:
-        self.port = free_port()
-        self.config = tmp / "config.toml"
-        self.config.write_text(
-            f'[agent]\nport = {self.port}\ndata_dir = "{tmp}/data"\nlog_dir = "{tmp}/logs"\nlanguage = "en"\n'
-            f'[engage]\nbase_url = "{engage_url}"\nprobe_interval = 0.3\nread_timeout = 3.0\n'
-            "[offline]\ncashier_wait = 0.5\nretry_min_seconds = 0.2\nretry_max_seconds = 1.0\n"
-            "max_queued_per_till = 10000\nmax_attempts = 10000\nmax_requests_per_second = 40\n"
-            f'[printer]\nbackend = "file"\nfile_path = "{tmp}/p.bin"\n'
-        )
-        self.env = {
-            **os.environ,
-            "POSPLUGIN_ENGAGE_API_KEY": API_KEY,
-            "POSPLUGIN_API_TOKEN": TOKEN,
-            "POSPLUGIN_SECRET_BACKEND": "file",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.kills = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "posplugin", "run", "--config", str(self.config)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def wait_up(self, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(self.url + "/api/v1/health", timeout=1)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("agent did not come up")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.kills += 1
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(15)
+def engage_agent(tmp: Path, engage_url: str) -> AgentProcess:
+    sections = f'[engage]\nbase_url = "{engage_url}"\nprobe_interval = 0.3\nread_timeout = 3.0\n'
+    return AgentProcess(tmp, sections, {"POSPLUGIN_ENGAGE_API_KEY": API_KEY})
 
 
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:
@@ -112,7 +60,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> 
     rng = random.Random(seed)
     state, pairs = seeded_state()
     sim = EngageSimulator(state, api_key=API_KEY).start()
-    agent = AgentProcess(tmp_path, sim.url)
+    agent = engage_agent(tmp_path, sim.url)
     agent.start()
     agent.wait_up()
     headers = {"X-POS-Token": TOKEN}

@@ -16,7 +16,7 @@ import pytest
 from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id
 from posplugin.vendors.engage.simulator.contact_creation import contacts_with
 from posplugin.vendors.engage.simulator.state import Contact
-from tests.conftest import RunningAgent, wait_for
+from tests.conftest import RunningAgent, fabric_agent, wait_for
 from tests.sale_factory import example_sale
 
 EMAIL = "ny.kund@example.se"
@@ -310,7 +310,6 @@ def test_engage_refusing_the_key_is_loyalty_auth(agent: RunningAgent, sim: Engag
 def test_a_backend_that_cannot_enrol_says_so(tmp_path: Path) -> None:
     """On fabric there is no enrolment at the till: the form is off and the call is 501, nothing else."""
     from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
-    from tests.fabric.test_agent_on_fabric import fabric_agent
 
     simulator = FabricSimulator(seed_demo_data(FabricState())).start()
     agent = fabric_agent(tmp_path, simulator)

@@ -16,20 +16,12 @@ from posplugin.agent import Agent
 from posplugin.config import replace_section
 from posplugin.paths import resolve_paths
 from posplugin.secret_store import FABRIC_CLIENT_SECRET, FileBackend, SecretStore
-from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
-from tests.conftest import RunningAgent, make_config
+from posplugin.vendors.fabric.simulator import FabricSimulator
+from tests.conftest import RunningAgent, fabric_agent, make_config
 from tests.fabric.conftest import ERIK, STORE
-from tests.fabric.test_agent_on_fabric import fabric_agent
 from tests.test_settings_api import login, post
 
 NEW_SECRET = "fab-9c1d2e3f-4a5b-6c7d-8e9f-0a1b2c3d7e57"
-
-
-@pytest.fixture
-def fabric() -> Iterator[FabricSimulator]:
-    simulator = FabricSimulator(seed_demo_data(FabricState())).start()
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture

@@ -14,21 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from posplugin.receipts import formatting as fmt
-from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
+from posplugin.vendors.fabric.simulator import FabricSimulator
 from posplugin.vendors.faults import FaultRule
-from tests.conftest import RunningAgent, wait_for
+from tests.conftest import RunningAgent, fabric_agent, wait_for
 from tests.fabric.conftest import ANNA, ERIK, SARA
-from tests.fabric.test_agent_on_fabric import fabric_agent
 from tests.receipts.escpos_decoder import decode
 
 RECEIPT = {"header": ["Butik Centrum"], "footer": ["Tack för besöket"]}
-
-
-@pytest.fixture
-def fabric() -> Iterator[FabricSimulator]:
-    simulator = FabricSimulator(seed_demo_data(FabricState())).start()
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture

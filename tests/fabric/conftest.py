@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from posplugin.vendors.fabric.client import FabricClient
-from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
+from posplugin.vendors.fabric.simulator import FabricSimulator
 
 ANNA = "c7a1e0f2-5b1d-4f3e-9a51-000000000011"  # 1200 Base points
 ERIK = "c7a1e0f2-5b1d-4f3e-9a51-000000000029"  # 500 unrestricted, 400 restricted to store-002
 SARA = "c7a1e0f2-5b1d-4f3e-9a51-000000000037"  # 20 points
 STORE = "store-001"
-
-
-@pytest.fixture
-def fabric() -> Iterator[FabricSimulator]:
-    simulator = FabricSimulator(seed_demo_data(FabricState())).start()
-    yield simulator
-    simulator.stop()
 
 
 def client_for(sim: FabricSimulator, secret: str | None = None, **kwargs: Any) -> FabricClient:

@@ -6,55 +6,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from posplugin.config import config_from_mapping
-from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
+from posplugin.vendors.fabric.simulator import FabricSimulator
 from posplugin.vendors.faults import FaultRule
-from tests.conftest import RunningAgent, free_port, start_agent, wait_for
+from tests.conftest import RunningAgent, fabric_agent, wait_for
 from tests.sale_factory import line, sale
 
-from .conftest import ANNA, SARA, STORE
+from .conftest import ANNA, SARA
 
 ANNA_CARD = "8800000000011"
-
-
-@pytest.fixture
-def fabric() -> Iterator[FabricSimulator]:
-    simulator = FabricSimulator(seed_demo_data(FabricState())).start()
-    yield simulator
-    simulator.stop()
-
-
-def fabric_agent(tmp_path: Path, sim: FabricSimulator, **sections: dict[str, Any]) -> RunningAgent:
-    raw: dict[str, dict[str, Any]] = {
-        "agent": {
-            "port": free_port(),
-            "data_dir": str(tmp_path / "data"),
-            "log_dir": str(tmp_path / "logs"),
-            "store_id": "s1",
-            "till_id": "t1",
-            "language": "en",
-        },
-        "loyalty": {"backend": "fabric"},
-        "fabric": {
-            "base_url": sim.url,
-            "authorization_url": sim.authorization_url,
-            "client_id": sim.state.client_id,
-            "location": STORE,
-        },
-        "engage": {"probe_interval": 0.2, "cashier_deadline": 1.0},
-        "offline": {"retry_min_seconds": 0.05, "retry_max_seconds": 0.2},
-        "printer": {"backend": "file", "file_path": str(tmp_path / "printer.bin")},
-    }
-    for name, values in sections.items():
-        raw.setdefault(name, {}).update(values)
-    config = config_from_mapping(raw, source="<test>")
-    return start_agent(config, {"POSPLUGIN_FABRIC_CLIENT_SECRET": sim.state.client_secret})
 
 
 @pytest.fixture
@@ -229,3 +195,20 @@ def test_offline_the_cached_member_shows_and_a_reward_is_refused(agent: RunningA
         assert queued["state"] == "queued"
         fabric.set_offline(False)
         assert settled(agent, queued["opId"], 20)["state"] == "delivered"
+
+
+def test_rewards_for_one_member_at_once_with_a_lost_answer_each_get_their_own(
+    agent: RunningAgent, fabric: FabricSimulator
+) -> None:
+    """A lost issue answer makes its op read the history; a reward another op is issuing right then must not look
+    like an extra of ours and be cancelled."""
+    fabric.faults.add(FaultRule("reset_after_commit", method="POST", path="/v1/redeem/reward/issue"))
+    # The others' answers come late: their rewards are in the history before their codes are kept.
+    fabric.faults.add(FaultRule("latency", method="POST", path="/v1/redeem/reward/issue", times=10, delay=0.8))
+    with agent.client() as http, ThreadPoolExecutor(max_workers=4) as pool:
+        post = lambda n: http.post(f"/api/v1/members/{ANNA}/rewards", json={"amount": "10.00", "opId": f"rw-c{n}"})  # noqa: E731
+        answers = list(pool.map(post, range(4)))
+    finals = [settled(agent, a.json()["opId"]) if a.json()["state"] == "queued" else a.json() for a in answers]
+    assert [op["state"] for op in finals] == ["redeemed"] * 4, finals
+    assert sorted(fabric.state.reward_statuses(ANNA)) == ["Redeemed"] * 4
+    assert len({op["redemptionCode"] for op in finals}) == 4

@@ -12,23 +12,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
+from posplugin.vendors.fabric.simulator import FabricSimulator
 from posplugin.vendors.faults import FaultRule
-from tests.conftest import RunningAgent, wait_for
+from tests.conftest import RunningAgent, fabric_agent, wait_for
 from tests.fabric.conftest import ANNA
-from tests.fabric.test_agent_on_fabric import fabric_agent
 from tests.receipts.escpos_decoder import decode
 from tests.ui.panel_helpers import open_panel, scan, shot
 
 pytestmark = pytest.mark.browser
 ANNA_CARD, ERIK_CARD, SARA_CARD = "8800000000011", "8800000000029", "8800000000037"
-
-
-@pytest.fixture
-def fabric() -> Iterator[FabricSimulator]:
-    simulator = FabricSimulator(seed_demo_data(FabricState())).start()
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture

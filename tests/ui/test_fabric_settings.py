@@ -11,21 +11,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from posplugin.vendors.fabric.simulator import FabricSimulator, FabricState, seed_demo_data
-from tests.conftest import RunningAgent
+from posplugin.vendors.fabric.simulator import FabricSimulator
+from tests.conftest import RunningAgent, fabric_agent
 from tests.fabric.conftest import STORE
-from tests.fabric.test_agent_on_fabric import fabric_agent
 from tests.ui.panel_helpers import shot
 from tests.ui.test_settings_page import set_up_pin
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def fabric() -> Iterator[FabricSimulator]:
-    simulator = FabricSimulator(seed_demo_data(FabricState())).start()
-    yield simulator
-    simulator.stop()
 
 
 @pytest.fixture

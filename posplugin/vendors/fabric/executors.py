@@ -16,6 +16,7 @@ Failures are the neutral ``posplugin.loyalty.errors``: nothing sent → ``NotSen
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -184,6 +185,20 @@ class RewardRedeem(FabricCall):
     def __init__(self, client: FabricClient, breaker: Breaker, clock: Callable[[], float], codes: RewardCodes) -> None:
         super().__init__(client, breaker, clock)
         self.codes = codes
+        # One reward op of a member at a time: the history cannot tell a reward another op is issuing right now
+        # (its code not saved yet) from an extra one of ours, and cancelling it would take that op's reward.
+        self._members: dict[str, asyncio.Lock] = {}
+
+    def _member(self, op: Op) -> asyncio.Lock:
+        return self._members.setdefault(str(op.payload["profileId"]), asyncio.Lock())
+
+    async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        async with self._member(op):
+            return await self._send(op, attempts)
+
+    async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+        async with self._member(op):
+            return await self._reconcile(op, attempts)
 
     @staticmethod
     def _amount(op: Op) -> Decimal:
@@ -192,7 +207,7 @@ class RewardRedeem(FabricCall):
         except (KeyError, InvalidOperation) as exc:
             raise ValueError("a reward_redeem op needs an amount") from exc
 
-    async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+    async def _send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         profile, location = str(op.payload["profileId"]), str(op.payload["location"])
         code = op.payload.get("redemptionCode")
         if code:
@@ -238,7 +253,7 @@ class RewardRedeem(FabricCall):
             return Resend("redeem_pending")
         return Conflict(f"reward_{reward.status.lower() or 'unknown'}")
 
-    async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
+    async def _reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome:
         code = op.payload.get("redemptionCode")
         if code:
             return await self._settle_by_code(op, str(code))
