@@ -325,9 +325,9 @@ class Agent:
         if old.scanner != new.scanner:
             sc = new.scanner
             rules = ScanRules(sc.strip_prefix, sc.strip_suffix, sc.max_length)
-            self.members.settings = dataclasses.replace(self.members.settings, scan_rules=rules)
+            self.members.use_scan_rules(rules)
             await self._restart_scanner()
-        self.cache.max_age = new.offline.member_cache_hours * 3600
+        self.cache.keep_for(new.offline.member_cache_hours * 3600)
         for key in ("port", "language", "data_dir", "log_dir"):
             if getattr(old.agent, key) != getattr(new.agent, key):
                 restart.append(f"agent.{key}")

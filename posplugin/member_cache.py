@@ -38,6 +38,10 @@ class MemberCache:
         self.max_age = max_age_seconds
         self._clock = clock
 
+    def keep_for(self, max_age_seconds: float) -> None:
+        """How long a cached view may answer offline (the settings page changes it live)."""
+        self.max_age = max_age_seconds
+
     async def put(self, contact_id: str, view: dict[str, Any], code: str | None = None) -> None:
         if self.max_entries == 0:
             return

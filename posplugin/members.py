@@ -84,6 +84,10 @@ class MemberService:
         self._clock = clock
         self._background: set[asyncio.Task[Any]] = set()
 
+    def use_scan_rules(self, rules: ScanRules) -> None:
+        """The settings page changed the scanner's prefix / suffix rules: scans from now on use them."""
+        self.settings = dataclasses.replace(self.settings, scan_rules=rules)
+
     def _error(self, status: int, code: str) -> AgentError:
         return AgentError(status, code, message(code, self.settings.language))
 
