@@ -142,6 +142,8 @@ def test_sigkill_during_rewards_and_earns_loses_and_doubles_nothing(tmp_path: Pa
         if op["state"] == "redeemed":
             reward = by_code.get(op.get("redemptionCode") or "")
             assert reward is not None and reward["status"] == "Redeemed", (seed, "redeemed, but not that reward", op)
+    codes = [op["redemptionCode"] for op in rewards.values() if op["state"] == "redeemed"]
+    assert len(codes) == len(set(codes)), (seed, "two ops took one reward: two discounts for one")
     for n in range(MEMBERS):
         mine = [r for r in state.rewards.values() if r["profileId"] == profile(n)]
         redeemed_ops = [op for op in rewards.values() if op["contactId"] == profile(n) and op["state"] == "redeemed"]
