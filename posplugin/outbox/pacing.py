@@ -2,8 +2,9 @@
 
 A till takes its fair share of a fleet budget (``till_rate``) and spends it through a token bucket (``Pacer``):
 
-- Refill at the share, at most ``burst`` tokens saved: over any window of W seconds a till sends at most
-  share × W + burst paced requests, whatever the clock, the answers or the order of calls.
+- Refill at the share, at most ``burst`` tokens saved (two: a busy queue whose requests come a little late,
+  after a slow commit, catches up one turn): over any window of W seconds a till sends at most share × W + burst
+  paced requests, whatever the clock, the answers or the order of calls.
 - A till that comes back from idle (the first use, an outage, a suspended VM) does not find a full bucket: it
   starts a random way towards its first token, drawn from its own random source. Tills that see the vendor
   again in the same instant then spread their first requests over one interval instead of sending together.
@@ -40,7 +41,7 @@ def till_rate(max_rate: float, tills_sharing_key: int) -> float:
 class Pacer:
     """One till's token bucket, refilled at ``rate`` (its share, lowered after a 429), at most ``burst`` tokens."""
 
-    def __init__(self, share: float, rng: random.Random, *, burst: float = 1.0) -> None:
+    def __init__(self, share: float, rng: random.Random, *, burst: float = 2.0) -> None:
         if not share > 0:
             raise ValueError(f"share must be > 0 requests/s, not {share}")
         if not burst >= 1:

@@ -63,6 +63,28 @@ def test_a_comeback_after_an_outage_is_spread_like_a_first_start_not_a_burst() -
     assert min(s - f for f, s in zip(firsts, seconds, strict=True)) >= 12.5 - 1e-9  # no till sends two at once
 
 
+def test_a_busy_queue_that_comes_late_catches_up_one_turn_and_no_more() -> None:
+    """A slow commit held the queue for an interval: the next two go at once, the third waits its turn."""
+    pacer = Pacer(1.0, random.Random(8))
+    sent = send_when_allowed(pacer, 0.0)
+    late = sent + 2.0
+    assert pacer.delay(late) == 0
+    pacer.take(late)
+    assert pacer.delay(late) == 0
+    pacer.take(late)
+    assert pacer.delay(late) == pytest.approx(1.0)
+
+
+def test_an_idle_queue_saves_no_turns_for_later() -> None:
+    """Idle well beyond a full bucket is a comeback: less than one turn in hand, not two."""
+    pacer = Pacer(1.0, random.Random(9))
+    sent = send_when_allowed(pacer, 0.0)
+    back = sent + 2.0 + 1.0 + 0.5  # full after 2 s, then idle for more than one interval (and 1 s)
+    first = send_when_allowed(pacer, back)
+    assert first > back
+    assert pacer.delay(first) == pytest.approx(1.0)
+
+
 def test_a_monotonic_jump_forward_earns_no_burst() -> None:
     """A suspended VM or laptop resumes: hours pass at once on the monotonic clock."""
     pacer = Pacer(2.0, random.Random(3), burst=2.0)
