@@ -31,11 +31,12 @@ def main() -> int:
         print(f"running {name} …", flush=True)
         figures.extend(module.run())
     print()
-    print(f"{'figure':<58} {'median':>10} {'p99':>10} {'unit':<5} {'target':<22} {'ok':<4} note")
+    width = max([58, *(len(f.name) for f in figures)])
+    print(f"{'figure':<{width}} {'median':>10} {'p99':>10} {'unit':<5} {'target':<22} {'ok':<4} note")
     for f in figures:
         p99 = "" if f.p99 is None else f"{f.p99:g}"
         ok = "" if f.ok is None else ("yes" if f.ok else "MISS")
-        print(f"{f.name:<58} {f.value:>10g} {p99:>10} {f.unit:<5} {f.target:<22} {ok:<4} {f.note}")
+        print(f"{f.name:<{width}} {f.value:>10g} {p99:>10} {f.unit:<5} {f.target:<22} {ok:<4} {f.note}")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nmachine: {machine}; took {time.monotonic() - started:.0f} s")
     out = Path(__file__).resolve().parent / "results" / "latest.json"

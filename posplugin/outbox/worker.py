@@ -18,6 +18,8 @@ from typing import Any, Protocol
 from ..events import EventBus
 from ..loyalty.status import LoyaltyStatus
 from .model import CAPTURED, UNKNOWN, Attempt, NotSent, Op, Outcome, Refused, Unknown
+from .pacing import Pacer, PacerGate
+from .pacing import till_rate as till_rate
 from .store import OutboxStore
 
 log = logging.getLogger(__name__)
@@ -28,56 +30,6 @@ WRITE_RETRY_FIRST, WRITE_RETRY_MAX = 0.05, 5.0  # seconds between attempts to re
 class Executor(Protocol):
     async def send(self, op: Op, attempts: Sequence[Attempt]) -> Outcome: ...
     async def reconcile(self, op: Op, attempts: Sequence[Attempt]) -> Outcome: ...
-
-
-FLEET_BUDGET = 40.0  # requests/s for all tills sharing one API key: under the vendor's 50/s, far from 200/s
-
-
-def till_rate(max_rate: float, tills_sharing_key: int) -> float:
-    """This till's share of the key's budget, never above its own cap."""
-    return min(max_rate, FLEET_BUDGET / max(1, tills_sharing_key))
-
-
-class RateLimiter:
-    """Requests at ``rate`` per second on average.
-
-    - The first slot is jittered over one interval from when the queue first has work, so tills coming back
-      from the same outage do not all send their first request in the same instant.
-    - Only background draining is paced: a cashier waiting at the till is one request per action.
-    - A slot missed because nothing was ready may be caught up once (a burst of two), so a busy queue runs at
-      the cap.
-    - A 429 pauses for its ``Retry-After`` plus jitter and halves the rate; each success gives back a twentieth
-      of the cap, so a fleet that was told "too fast" settles below the limit instead of retrying in step.
-    """
-
-    def __init__(self, rate: float, clock: Callable[[], float], rng: random.Random | None = None) -> None:
-        self.max_rate = rate
-        self.rate = rate
-        self._clock = clock
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
-        self._next: float | None = None  # the first slot is drawn when the queue first has work
-        self._lock = asyncio.Lock()
-
-    @property
-    def interval(self) -> float:
-        return 1.0 / self.rate
-
-    def rate_limited(self, retry_after: float) -> None:
-        self.rate = max(self.max_rate / 64, self.rate / 2)
-        resume = self._clock() + retry_after + self._rng.uniform(0, self.interval)
-        self._next = resume if self._next is None else max(self._next, resume)
-
-    def succeeded(self) -> None:
-        self.rate = min(self.max_rate, self.rate + self.max_rate / 20)
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            if self._next is None:
-                self._next = self._clock() + self._rng.uniform(0, self.interval)
-            wait = self._next - self._clock()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._next = max(self._next, self._clock() - self.interval) + self.interval
 
 
 class OutboxWorker:
@@ -95,6 +47,7 @@ class OutboxWorker:
         on_final: Callable[[Op], None] | None = None,
         describe: Callable[[Op], dict[str, Any]] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
     ) -> None:
         self.store = store
         self.executors = executors
@@ -103,7 +56,9 @@ class OutboxWorker:
         self.clock = clock
         self.concurrency = concurrency
         # Pacing is on the monotonic clock: a wall-clock step must not hold a request for the size of the step.
-        self.limiter = RateLimiter(rate, monotonic)
+        # Its jitter comes from this till's own random source (by default seeded from the OS, so no two tills
+        # of a fleet draw the same), never the global one.
+        self.limiter = PacerGate(Pacer(rate, rng or random.Random()), monotonic)  # noqa: S311 - jitter
         self.server_offset = server_offset
         self.on_final = on_final
         # What an `op` event carries: the composition root passes the POS's view of an op (the outbox knows none).
@@ -138,8 +93,12 @@ class OutboxWorker:
                 raise
             except Exception:  # a bug or a database hiccup must not stop the queue for good
                 log.exception("outbox worker tick failed")
+            sleep = await self._sleep_for()
             try:
-                await asyncio.wait_for(self._wake.wait(), await self._sleep_for())
+                # Not wait_for: on Python 3.11 it swallows a cancel that arrives as the wake does, and the
+                # loop would outlive the agent's shutdown.
+                async with asyncio.timeout(sleep):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -161,8 +120,12 @@ class OutboxWorker:
             self.kick(op.op_id, paced=True)
 
     async def _sleep_for(self) -> float:
+        if self.status.is_offline:
+            return IDLE_POLL  # nothing can go out; coming back online wakes the loop
         due_in = await self.store.next_due_in()
-        if due_in is None:
+        if due_in is None or (due_in <= 0 and self._inflight):
+            # What is due is being processed (waiting for its paced turn, maybe minutes at a fleet's share):
+            # polling would find nothing new, and an op that finishes wakes the loop.
             return IDLE_POLL
         return min(IDLE_POLL, max(0.02, due_in))
 
@@ -199,13 +162,15 @@ class OutboxWorker:
         return op
 
     async def _send(self, op: Op, paced: bool) -> Op:
+        if paced:
+            # Before the attempt begins: the attempt's window (which decides whose redemption a later 409 is)
+            # must start when the request can go out, not a pacing interval earlier.
+            await self.limiter.acquire()
         begun = await self.store.begin_attempt(op.op_id, self.clock())  # committed before anything goes out
         if begun is None:
             return await self._require(op.op_id)
         op, number = begun
         executor = self.executors[op.kind]
-        if paced:
-            await self.limiter.acquire()
         outcome = await executor.send(op, await self.store.attempts(op.op_id))
         status = outcome.http_status if isinstance(outcome, Refused | Unknown | NotSent) else None
         if isinstance(outcome, NotSent) and outcome.why == "rate_limited":

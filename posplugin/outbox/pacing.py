@@ -1,0 +1,133 @@
+"""Pacing of the background drain, so that a fleet sharing one API key stays within the vendor's budget.
+
+A till takes its fair share of a fleet budget (``till_rate``) and spends it through a token bucket (``Pacer``):
+
+- Refill at the share, at most ``burst`` tokens saved (two: a busy queue whose requests come a little late,
+  after a slow commit, catches up one turn): over any window of W seconds a till sends at most share × W + burst
+  paced requests, whatever the clock, the answers or the order of calls.
+- A till that comes back from idle (the first use, an outage, a suspended VM) does not find a full bucket: it
+  starts a random way towards its first token, drawn from its own random source. Tills that see the vendor
+  again in the same instant then spread their first requests over one interval instead of sending together.
+- A 429 pauses for its ``Retry-After`` plus jitter and halves the rate (at most down to 1/64 of the share);
+  each success adds back a twentieth of the share. A fleet told "too fast" settles below the limit.
+
+Time is whatever monotonic reading the caller passes: ``Pacer`` never reads a clock and never sleeps, so it
+can be driven by a fake clock in tests and a virtual one in the fleet benchmark. ``PacerGate`` is its async
+face for the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Callable
+
+# Requests/s for all tills sharing one API key: under the vendor's advised 50/s, far from its 429 limit at 200/s.
+# Independent tills cannot coordinate, so a fleet's count in any one second varies by about √budget around the
+# budget: 40/s leaves most of that spread under 50 (docs/fleet-pacing.md has the measured trade-off).
+FLEET_BUDGET = 40.0
+RATE_FLOOR = 1 / 64  # of the share: repeated 429s slow a till down to this, never to a stop
+RECOVERY_STEPS = 20  # successes that take a halved rate back to the full share: a twentieth each
+TOLERANCE = 1e-6  # seconds: a caller that slept (about) the delay is not sent back to sleep for a rounding error
+IDLE_RESTART = 1.0  # seconds idle beyond a full bucket (or one interval, if longer) that make a comeback
+
+
+def till_rate(max_rate: float, tills_sharing_key: int) -> float:
+    """This till's share of the key's budget, never above its own cap."""
+    return min(max_rate, FLEET_BUDGET / max(1, tills_sharing_key))
+
+
+class Pacer:
+    """One till's token bucket, refilled at ``rate`` (its share, lowered after a 429), at most ``burst`` tokens."""
+
+    def __init__(self, share: float, rng: random.Random, *, burst: float = 2.0) -> None:
+        if not share > 0:
+            raise ValueError(f"share must be > 0 requests/s, not {share}")
+        if not burst >= 1:
+            raise ValueError(f"burst must be >= 1 request, not {burst}")
+        self.share = share
+        self.burst = burst
+        self.rate = share
+        self._rng = rng
+        self._tokens = 0.0
+        self._stamp: float | None = None  # when ``_tokens`` was brought up to date; None until the first use
+        self._resume_at = -math.inf  # no request before this (a 429's Retry-After)
+
+    @property
+    def interval(self) -> float:
+        return 1.0 / self.rate
+
+    def delay(self, now: float) -> float:
+        """Seconds from ``now`` until a request may go; 0.0 means it may go now (then call ``take``)."""
+        now = self._refill(now)
+        wait = max((1.0 - self._tokens) / self.rate, self._resume_at - now)
+        return wait if wait > TOLERANCE else 0.0
+
+    def take(self, now: float) -> None:
+        """Spend the token of a request going out at ``now``."""
+        if self.delay(now) > 0:
+            raise RuntimeError("no token yet: wait for delay() to reach 0")
+        self._tokens = max(0.0, self._tokens - 1.0)
+
+    def rate_limited(self, now: float, retry_after: float) -> None:
+        """The vendor answered 429: wait its ``Retry-After`` plus jitter, at half the rate."""
+        now = self._refill(now)
+        self.rate = max(self.share * RATE_FLOOR, self.rate / 2)
+        self._tokens = 0.0
+        resume = now + max(0.0, retry_after) + self._rng.uniform(0.0, self.interval)
+        self._resume_at = max(self._resume_at, resume)
+
+    def succeeded(self, now: float) -> None:
+        """A request was answered (anything but 429): recover a step towards the full share."""
+        self._refill(now)  # tokens earned so far count at the old rate
+        self.rate = min(self.share, self.rate + self.share / RECOVERY_STEPS)
+
+    def _refill(self, now: float) -> float:
+        """Bring the bucket up to ``now`` (and return it)."""
+        if self._stamp is None:
+            return self._restart(now)
+        if now < self._stamp:
+            # A seam that steps back: earn nothing for it (no burst) and move every deadline back with it
+            # (no freeze for the size of the step).
+            self._resume_at -= self._stamp - now
+            self._stamp = now
+        elapsed = now - self._stamp
+        full_after = (self.burst - self._tokens) / self.rate
+        if elapsed - full_after >= max(self.interval, IDLE_RESTART):
+            return self._restart(now)  # idle well beyond full: a comeback, not a busy queue a little late
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
+        self._stamp = now
+        return now
+
+    def _restart(self, now: float) -> float:
+        # Less than one token, so less than a full bucket would hold: the window bound still holds.
+        self._tokens = self._rng.random()
+        self._stamp = now
+        return now
+
+
+class PacerGate:
+    """The worker's side of a ``Pacer``: callers wait their turn in order, on the monotonic clock."""
+
+    def __init__(self, pacer: Pacer, monotonic: Callable[[], float]) -> None:
+        self.pacer = pacer
+        self._monotonic = monotonic
+        self._lock = asyncio.Lock()
+
+    @property
+    def rate(self) -> float:
+        return self.pacer.rate
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            # Asked again after each sleep: a 429 answered meanwhile (the cashier's, say) moves the turn on.
+            while (wait := self.pacer.delay(self._monotonic())) > 0:  # noqa: ASYNC110 - a time, not an event
+                await asyncio.sleep(wait)
+            self.pacer.take(self._monotonic())
+
+    def rate_limited(self, retry_after: float) -> None:
+        self.pacer.rate_limited(self._monotonic(), retry_after)
+
+    def succeeded(self) -> None:
+        self.pacer.succeeded(self._monotonic())
