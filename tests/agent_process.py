@@ -22,13 +22,16 @@ CRASH_OFFLINE = (
 
 
 class AgentProcess:
-    def __init__(self, tmp: Path, sections: str, secrets: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, sections: str, secrets: dict[str, str], store_id: str = "") -> None:
         """``sections``: the config's loyalty part (TOML); the agent, offline and printer parts are added here."""
         self.port = free_port()
         self.config = tmp / "config.toml"
         self.config.write_text(
             f'[agent]\nport = {self.port}\ndata_dir = "{tmp}/data"\nlog_dir = "{tmp}/logs"\nlanguage = "en"\n'
-            'store_id = "s1"\n' + sections + CRASH_OFFLINE + f'[printer]\nbackend = "file"\nfile_path = "{tmp}/p.bin"\n'
+            + (f'store_id = "{store_id}"\n' if store_id else "")
+            + sections
+            + CRASH_OFFLINE
+            + f'[printer]\nbackend = "file"\nfile_path = "{tmp}/p.bin"\n'
         )
         self.env = {**os.environ, **secrets, "POSPLUGIN_API_TOKEN": TOKEN, "POSPLUGIN_SECRET_BACKEND": "file"}
         self.proc: subprocess.Popen[bytes] | None = None

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from posplugin.vendors.engage.simulator import EngageSimulator, FaultRule, member_id
 from tests.conftest import RunningAgent, wait_for
 from tests.sale_factory import example_sale, line, sale, sale_lines
-from tests.test_crash_recovery import AgentProcess
+from tests.test_crash_recovery import engage_agent
 
 ASA = member_id("asa")
 
@@ -242,7 +242,7 @@ def test_a_refused_receipt_becomes_a_conflict_for_a_person(agent: RunningAgent, 
 
 def test_queued_sale_survives_sigkill_and_is_delivered_exactly_once(tmp_path: Path, sim: EngageSimulator) -> None:
     sim.state.settings.receipt_points_delay = 0
-    process = AgentProcess(tmp_path, sim.url)
+    process = engage_agent(tmp_path, sim.url)
     process.start()
     try:
         process.wait_up()

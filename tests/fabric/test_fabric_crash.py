@@ -46,7 +46,7 @@ def fabric_agent_process(tmp: Path, sim: FabricSimulator) -> AgentProcess:
         f'client_id = "{sim.state.client_id}"\nlocation = "{STORE}"\nread_timeout = 3.0\n'
         "[engage]\nprobe_interval = 0.3\n"
     )
-    return AgentProcess(tmp, sections, {"POSPLUGIN_FABRIC_CLIENT_SECRET": sim.state.client_secret})
+    return AgentProcess(tmp, sections, {"POSPLUGIN_FABRIC_CLIENT_SECRET": sim.state.client_secret}, store_id="s1")
 
 
 def purchase(receipt_id: str, member: str) -> dict[str, object]:
