@@ -1,39 +1,44 @@
-"""Fleet: N tills sharing one API key come back from a 1-hour outage with two queued redemptions each.
+"""Fleet: N tills sharing one API key come back from an outage with two queued redemptions each.
 
-Real, 500 tills: each till is the real outbox (its own SQLite file, worker and pacer) in this process, against
-the simulator in its own process, which answers 429 above 200 requests/s per key, as Engage does. The tills were
-running before the outage (each pacer's last request went out an hour ago), and each notices Engage is back at a
-random moment within its 10 s probe interval, then drains its queue.
+Real, 500 tills: each till is the real outbox (its own SQLite file, worker and pacing built by ``till_gate``)
+and the real probe loop (``LoyaltyStatus.probe_forever`` with ``OutboxWorker.probe``, a real ``EngageClient``)
+in this process. Engage is down — nothing listens on its port, so every connection is refused — while the
+tills probe for long enough to be in their steady rhythm; then the simulator starts on that port in its own
+process, answering 429 above 200 requests/s per key as Engage does. The drain runs from the moment the
+simulator answers to the last op final. Each till has its own ``fleet_slot``.
 
-Virtual, 500 and 5,000 tills: the same scenario through ``bench.fleet_model`` — the production pacers in virtual
-time against the simulator's rule — over many runs; 5,000 real tills would take 5,000 SQLite files and threads
-and more than the 200 s bound of real time. The virtual 500 stands next to the real 500 to show they agree.
+Virtual, 500 and 5,000 tills: the same scenario through ``bench.fleet_model`` — the production pacing classes
+in virtual time against the simulator's rule — over several runs; 5,000 real tills would take 5,000 SQLite
+files and threads. The virtual 500 stands next to the real 500 to show they agree, and the virtual fleets are
+also shown without slots and with the tills' clocks 50 ms apart.
 
-Figures: the drain (from the end of the outage to the last op final) against the bound the vendor's advice sets
-(total ops ÷ 50 per second, the least time the fleet can take without going over it), their ratio, the most
-requests in any one wall-clock second as the simulator counted them, and the share answered 429.
+Figures: the drain against the bound the vendor's advice sets (total ops ÷ 50 per second, the least time the
+fleet can take without going over it), their ratio, the most requests in any one wall-clock second as the
+simulator counted them (probes included), and the share answered 429.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import random
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 
-from bench.fleet_model import ADVISED_RATE, Scenario, Summary, last_sent_at, summarize
-from bench.harness import API_KEY, Figure, simulator
+from bench.fleet_model import ADVISED_RATE, Scenario, Summary, summarize
+from bench.harness import API_KEY, Figure, free_port, simulator
 from posplugin.database import Database
 from posplugin.events import EventBus
 from posplugin.loyalty.kinds import VOUCHER_REDEEM
 from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox.model import Op
-from posplugin.outbox.pacing import Pacer, till_rate
+from posplugin.outbox.pacing import PacerGate, till_gate
 from posplugin.outbox.store import Backoff, OutboxStore
 from posplugin.outbox.worker import OutboxWorker
 from posplugin.vendors.engage import EngageClient
@@ -43,14 +48,16 @@ from posplugin.vendors.engage.simulator.demo_data import BULK_CONTACT
 
 TILLS = 500
 VIRTUAL_TILLS = (500, 5000)
-VIRTUAL_RUNS = {500: 20, 5000: 10}
+VIRTUAL_RUNS = {500: 10, 5000: 4}
 OPS_PER_TILL = 2
-PROBE_INTERVAL = 10.0
+PROBE_INTERVAL = 10.0  # [engage] probe_interval, the default
 MAX_RATE = 10.0  # [offline] max_requests_per_second, the default
-OUTAGE = 3600.0
+OUTAGE = 3600.0  # seconds the ops have been queued
+DOWN_FOR = 25.0  # seconds the tills probe a refused port before Engage comes back: two turns at a 1/500 share
 LIMIT = 200  # the simulator's 429 threshold per key, as Engage's
 GIVE_UP = 600.0  # seconds: a drain still running then is reported with what is left
 TARGET_RATIO = 1.2
+CLOCK_SKEW = 0.05  # seconds (σ) for the virtual fleets whose clocks are not all alike
 
 
 @dataclass(frozen=True)
@@ -59,23 +66,25 @@ class Measured:
     requests: int
     limited: int
     peak: int  # requests in the busiest second, as the simulator counted them
-    turns_peak: int  # paced turns in the busiest second, as the tills' pacers gave them
+    turns_peak: int  # paced turns in the busiest second, as the tills' gates gave them
     left: int
 
 
-class RecordingPacer(Pacer):
-    """The production pacer, noting the wall-clock second of each turn it gives."""
+class RecordingGate(PacerGate):
+    """The production gate, noting the wall-clock second of each turn it gives."""
 
-    def __init__(self, share: float, rng: random.Random, seconds: Counter[int]) -> None:
-        super().__init__(share, rng)
+    def __init__(self, gate: PacerGate, seconds: Counter[int]) -> None:
+        super().__init__(gate.pacer, time.monotonic, gate.turns, time.time)
         self._seconds = seconds
 
-    def take(self, now: float) -> None:
-        super().take(now)
+    async def acquire(self) -> None:
+        await super().acquire()
         self._seconds[int(time.time())] += 1
 
 
-async def run_fleet(engage: str, control: str, folder: Path, sharing: int, first_voucher: int) -> Measured:
+async def run_fleet(folder: Path, sharing: int, first_voucher: int) -> Measured:
+    port, control = free_port(), free_port()
+    engage = f"http://127.0.0.1:{port}"
     transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
     client = EngageClient(engage, API_KEY, transport=transport)
     total = TILLS * OPS_PER_TILL
@@ -88,7 +97,7 @@ async def run_fleet(engage: str, control: str, folder: Path, sharing: int, first
         if len(finals) == total:
             all_final.set()
 
-    async def build(n: int) -> tuple[Database, OutboxWorker]:
+    async def build(n: int) -> tuple[Database, OutboxWorker, LoyaltyStatus]:
         db = Database(folder / f"till-{sharing}-{n}.sqlite3")
         await db.run(lambda conn: None)  # opens (and migrates) on the database's own thread
         store = OutboxStore(db, 1000, 72 * 3600, Backoff(10, 300))
@@ -102,7 +111,9 @@ async def run_fleet(engage: str, control: str, folder: Path, sharing: int, first
                 reported_queued=True,
                 offline=True,
             )
-        status = LoyaltyStatus(3)
+        workers: list[OutboxWorker] = []
+        status = LoyaltyStatus(3, on_change=lambda state: workers[0].wake() if workers else None)
+        gate = till_gate(MAX_RATE, sharing, n % sharing, random.Random(f"till-{n}"), time.monotonic, time.time)
         worker = OutboxWorker(
             store,
             {VOUCHER_REDEEM: VoucherRedeem(client, status, time.time)},
@@ -110,44 +121,42 @@ async def run_fleet(engage: str, control: str, folder: Path, sharing: int, first
             EventBus(),
             time.time,
             concurrency=4,
-            rate=till_rate(MAX_RATE, sharing),
             on_final=on_final,
+            limiter=RecordingGate(gate, turns),
         )
-        pacer = worker.limiter.pacer = RecordingPacer(worker.limiter.pacer.share, random.Random(f"till-{n}"), turns)
-        last_sent_at(pacer, time.monotonic() - OUTAGE)  # it was trading before the outage
-        return db, worker
+        workers.append(worker)
+        return db, worker, status
 
     tills = await asyncio.gather(*(build(n) for n in range(TILLS)))  # the commits of 500 files, side by side
-    arrivals = random.Random(f"arrivals-{sharing}")
-    async with httpx.AsyncClient() as http:
-        before = (await http.get(control + "/_sim/state")).json()["stats"]
-    turns.clear()  # the turns taken "an hour ago" above
-    started = time.time()
-
-    async def till(worker: OutboxWorker, delay: float) -> None:
-        await asyncio.sleep(delay)  # this till's probe sees Engage again; the agent wakes its worker
-        await worker.run_forever()
-
-    tasks = [asyncio.create_task(till(w, arrivals.uniform(0, PROBE_INTERVAL))) for _, w in tills]
-    try:
-        await asyncio.wait_for(all_final.wait(), GIVE_UP)
-    except TimeoutError:
-        pass
-    drain = (max(finals) if len(finals) == total else time.time()) - started
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await client.aclose()
-    for db, _ in tills:
-        db.close()
-    async with httpx.AsyncClient() as http:
-        state = (await http.get(control + "/_sim/state")).json()
-    after = state["stats"]
+    tasks = []
+    for _, worker, status in tills:
+        tasks.append(asyncio.create_task(worker.run_forever()))
+        tasks.append(
+            asyncio.create_task(status.probe_forever(functools.partial(worker.probe, client.probe), PROBE_INTERVAL))
+        )
+    await asyncio.sleep(DOWN_FOR)  # Engage is down: every probe's connection is refused
+    with simulator(rate_limit=LIMIT, bulk_vouchers=2 * total, port=port, control=control) as (_, ctl):
+        started = time.time()
+        turns.clear()
+        try:
+            await asyncio.wait_for(all_final.wait(), GIVE_UP)
+        except TimeoutError:
+            pass
+        drain = (max(finals) if len(finals) == total else time.time()) - started
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.aclose()
+        for db, _, _ in tills:
+            db.close()
+        async with httpx.AsyncClient() as http:
+            state = (await http.get(ctl + "/_sim/state")).json()
+    stats = state["stats"]
     per_second = [v for k, v in state.get("perSecond", {}).items() if int(k) >= int(started)]
     return Measured(
         drain,
-        after.get("requests", 0) - before.get("requests", 0),
-        after.get("rate_limited", 0) - before.get("rate_limited", 0),
+        stats.get("requests", 0),
+        stats.get("rate_limited", 0),
         max(per_second, default=0),
         max((v for k, v in turns.items() if k >= int(started)), default=0),
         total - len(finals),
@@ -177,7 +186,7 @@ def figures(
             target=f"≤ {ADVISED_RATE:.0f} advised",
             limit=f"{LIMIT} (429 above)",
             ok=peak <= ADVISED_RATE,
-            note=f"429 above {LIMIT}",
+            note=f"429 above {LIMIT}; probes included",
         ),
         Figure(f"{label}: 429 share", round(100 * limited, 2), "%", target="0", ok=limited == 0),
     ]
@@ -185,28 +194,33 @@ def figures(
 
 def virtual_figures(summary: Summary) -> list[Figure]:
     s = summary.scenario
-    label = f"fleet {s.tills:,} tills, virtual, tills_sharing_key = {s.tills}"
+    place = "fleet_slot set" if s.slotted else "no fleet_slot (random places)"
+    skew = f", clocks {s.clock_skew * 1000:.0f} ms apart (σ)" if s.clock_skew else ""
+    label = f"fleet {s.tills:,} tills, virtual, tills_sharing_key = {s.tills}, {place}{skew}"
     note = f"median of {summary.runs} runs, slowest {summary.drain_max:.1f} s; busiest second of all {summary.peak_max}"
     return figures(label, s.bound, summary.drain_median, summary.peak_median, summary.limited_share, summary.left, note)
 
 
 def run() -> list[Figure]:
+    # 500 tills in one process log 500 times what one till logs once (each refused probe, each 429).
+    logging.getLogger("posplugin").setLevel(logging.ERROR)
     out: list[Figure] = []
     total = TILLS * OPS_PER_TILL
     bound = total / ADVISED_RATE
-    with tempfile.TemporaryDirectory() as tmp, simulator(rate_limit=LIMIT, bulk_vouchers=2 * total) as (engage, ctl):
+    with tempfile.TemporaryDirectory() as tmp:
         for index, (label, sharing) in enumerate(
-            (("tills_sharing_key = 1 (unset)", 1), (f"tills_sharing_key = {TILLS}", TILLS))
+            (("tills_sharing_key = 1 (unset)", 1), (f"tills_sharing_key = {TILLS}, fleet_slot set", TILLS))
         ):
-            m = asyncio.run(run_fleet(engage, ctl, Path(tmp), sharing, index * total))
+            m = asyncio.run(run_fleet(Path(tmp), sharing, index * total))
             share = m.limited / max(1, m.requests)
             name = f"fleet {TILLS} tills, real, {label}"
             out += figures(name, bound, m.drain, m.peak, share, m.left)
-            # What the pacers released, before this one machine's commits and HTTP could bunch it up.
-            out.append(Figure(f"{name}: peak of paced turns, busiest 1 s", m.turns_peak, "req/s", note="at the pacers"))
+            # What the gates released, before this one machine's commits and HTTP could bunch it up.
+            out.append(Figure(f"{name}: peak of paced turns, busiest 1 s", m.turns_peak, "req/s", note="at the gates"))
     for tills in VIRTUAL_TILLS:
         scenario = Scenario(tills, OPS_PER_TILL, max_rate=MAX_RATE, probe_interval=PROBE_INTERVAL)
-        out += virtual_figures(summarize(scenario, range(VIRTUAL_RUNS[tills])))
+        for variant in (scenario, replace(scenario, clock_skew=CLOCK_SKEW), replace(scenario, slotted=False)):
+            out += virtual_figures(summarize(variant, range(VIRTUAL_RUNS[tills])))
     return out
 
 

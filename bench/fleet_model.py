@@ -1,15 +1,25 @@
-"""A fleet in virtual time: thousands of tills' pacers against the simulator's per-key limit, in one process.
+"""A fleet in virtual time: thousands of tills' pacing against the simulator's per-key limit, in one process.
 
-Each till is the production ``posplugin.outbox.pacing.Pacer`` with its own seeded random source, driven the way
-``OutboxWorker`` drives it. Its last request went out an hour before the outage ended; when the till's probe
-sees Engage again (at a random moment within the probe interval) the worker is woken, kicks up to
-``concurrency`` due ops, and each waits its turn at the pacer in order (the gate), then goes out. The answer comes
-back after ``latency``; a 429 (``Retry-After: 1``, as the simulator sends) halves the pacer's rate, pauses it and
-makes the op due again after the Retry-After, as the store does. The limit is the simulator's own rule: requests
-per API key counted in whole wall-clock seconds, 429 above ``limit_per_second``, the 429s counted too.
+Each till is paced by the production classes — ``posplugin.outbox.pacing.Pacer`` (its token bucket) and, in a
+fleet, ``posplugin.outbox.fleet_turns.FleetTurns`` (its turns on the shared clock), built as ``till_gate``
+builds them — with its own seeded random source, driven the way the agent drives them:
 
-What it leaves out is the machine: SQLite commits, HTTP and the event loop take no time here. The real 500-till
-run in ``bench_fleet`` measures the same scenario with all of that, and the virtual one is printed next to it.
+- The outage began long before; every till is offline and its probe loop runs as ``LoyaltyStatus.
+  probe_forever`` with ``OutboxWorker.probe``: every ``probe_interval`` it waits for a paced turn, then sends
+  its oldest due op as the probe (a refused connection takes the attempt back) or, with none, a GET. Probes
+  are requests: after the outage the vendor counts them like any other.
+- The outage ends at time 0. The first answer a till gets puts it online and wakes its worker, which kicks up
+  to ``concurrency`` due ops; each waits its turn at the gate in order, then goes out.
+- An answer comes after ``latency``; a 429 (``Retry-After: 1``, as the simulator sends) halves the pacer's rate,
+  pauses it and makes the op due again after the Retry-After, as the store does.
+- Each till's wall clock is off the true time by a normal draw of ``clock_skew`` seconds (NTP keeps real tills
+  within milliseconds; a second is a till without it). Turns are kept on that clock; the vendor counts seconds
+  on its own.
+
+The limit is the simulator's own rule: requests per API key counted in whole seconds of the vendor's clock,
+429 above ``limit_per_second``, the 429s counted too. What the model leaves out is the machine: SQLite commits,
+HTTP and the event loop take no time here. The real 500-till run in ``bench_fleet`` measures the same scenario
+with all of that, and the virtual one is printed next to it.
 """
 
 from __future__ import annotations
@@ -19,20 +29,14 @@ import heapq
 import random
 import statistics
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from posplugin.outbox.fleet_turns import FleetTurns, slot_phase
 from posplugin.outbox.pacing import Pacer, till_rate
 
 ADVISED_RATE = 50.0  # the vendor's "stay under": the bound is the total at this rate
-
-
-class Pacing(Protocol):
-    def delay(self, now: float) -> float: ...
-    def take(self, now: float) -> None: ...
-    def rate_limited(self, now: float, retry_after: float) -> None: ...
-    def succeeded(self, now: float) -> None: ...
+PROBE = -1  # the gate item of a probe (ops are numbered from 0)
 
 
 @dataclass(frozen=True)
@@ -40,13 +44,15 @@ class Scenario:
     tills: int
     ops_per_till: int = 2
     tills_sharing_key: int | None = None  # what the tills were told; None: the truth
+    slotted: bool = True  # each till was given its own [offline] fleet_slot
     max_rate: float = 10.0  # [offline] max_requests_per_second
-    probe_interval: float = 10.0  # each till sees Engage again at a random moment within it
+    probe_interval: float = 10.0  # [engage] probe_interval
     concurrency: int = 4
     latency: float = 0.005  # seconds for an answer
     limit_per_second: int = 200
     retry_after: float = 1.0
     outage: float = 3600.0  # seconds since each till's last request when the outage ends (at time 0)
+    clock_skew: float = 0.0  # seconds: the spread (σ) of the tills' wall clocks around the true time
 
     @property
     def total(self) -> int:
@@ -58,110 +64,188 @@ class Scenario:
         return self.total / ADVISED_RATE
 
     @property
+    def told(self) -> int:
+        return self.tills_sharing_key or self.tills
+
+    @property
     def share(self) -> float:
-        return till_rate(self.max_rate, self.tills_sharing_key or self.tills)
+        return till_rate(self.max_rate, self.told, self.slotted and self.told > 1)
+
+
+class ModelGate:
+    """``PacerGate``'s arithmetic without the asyncio: the bucket on the true (monotonic) time, the turns on the
+    till's own wall clock."""
+
+    def __init__(self, scenario: Scenario, n: int, rng: random.Random, skew: float) -> None:
+        told, share = scenario.told, scenario.share
+        fleet = told > 1
+        self.pacer = Pacer(share, rng, spread=not fleet)
+        self.turns: FleetTurns | None = None
+        self.skew = skew
+        if fleet:
+            slot = n % told if scenario.slotted else None
+            phase = slot_phase(slot, told, share) if slot is not None else rng.random() / share
+            self.turns = FleetTurns(share, phase)
+
+    def delay(self, now: float) -> float:
+        wait = self.pacer.delay(now)
+        if self.turns is not None:
+            wait = max(wait, self.turns.delay(now + self.skew))
+        return wait
+
+    def take(self, now: float) -> None:
+        self.pacer.take(now)
+        if self.turns is not None:
+            self.turns.take(now + self.skew)
 
 
 @dataclass
 class Result:
     drain: float
-    requests: int
+    requests: int  # after the outage, as the vendor counted them
+    probes: int  # of those, GET probes
     limited: int
     peak: int
     left: int
     per_second: Counter[int] = field(repr=False)
 
 
-def production_pacer(share: float, rng: random.Random) -> Pacing:
-    return Pacer(share, rng)
-
-
-def last_sent_at(pacer: Pacing, when: float) -> None:
-    """Put a pacer in the state of a till whose last paced request went out at ``when``."""
-    pacer.take(when + pacer.delay(when))
-
-
 @dataclass
 class _Till:
-    pacer: Pacing
-    due: list[float]  # when each of its ops is next due; done ops are removed
-    gate: deque[int] = field(default_factory=deque)  # ops waiting for their turn, in order
+    gate: ModelGate
+    due: list[float]  # when each of its ops is next due; done ops are +inf
+    online: bool = False
+    last_answer: float = -float("inf")
+    queue: deque[int] = field(default_factory=deque)  # ops (and the probe) waiting for their turn, in order
     inflight: set[int] = field(default_factory=set)
     gate_scheduled: bool = False
 
 
-def simulate(
-    scenario: Scenario, seed: int, pacer: Callable[[float, random.Random], Pacing] = production_pacer
-) -> Result:
+def simulate(scenario: Scenario, seed: int) -> Result:
     rng = random.Random(f"fleet-{scenario.tills}-{seed}")
-    second_phase = rng.random()  # where the wall clock's whole seconds fall against the outage's end
-    tills = [
-        _Till(pacer(scenario.share, random.Random(f"till-{seed}-{n}")), [0.0] * scenario.ops_per_till)
-        for n in range(scenario.tills)
-    ]
-    events: list[tuple[float, int, str, int, int]] = []  # (time, order, what, till, op)
+    second_phase = rng.random()  # where the vendor's whole seconds fall against the outage's end
+    tills = []
+    for n in range(scenario.tills):
+        till_rng = random.Random(f"till-{seed}-{n}")
+        skew = rng.gauss(0.0, scenario.clock_skew) if scenario.clock_skew else 0.0
+        tills.append(_Till(ModelGate(scenario, n, till_rng, skew), [-scenario.outage] * scenario.ops_per_till))
+    events: list[tuple[float, int, str, int, int]] = []  # (time, order, what, till, item)
     order = 0
 
-    def at(time: float, what: str, till: int, op: int = -1) -> None:
+    def at(time: float, what: str, till: int, item: int = PROBE) -> None:
         nonlocal order
         order += 1
-        heapq.heappush(events, (time, order, what, till, op))
+        heapq.heappush(events, (time, order, what, till, item))
 
+    # Long enough before the end of the outage that every till's probe loop is in its steady rhythm.
+    start = -3 * max(scenario.probe_interval, 1 / scenario.share) - scenario.probe_interval
     for n, till in enumerate(tills):
-        last_sent_at(till.pacer, -scenario.outage)
-        at(rng.uniform(0, scenario.probe_interval), "wake", n)
+        # It was trading an hour before: its bucket comes back as after any idle spell.
+        till.gate.take(-scenario.outage + till.gate.delay(-scenario.outage))
+        at(start + rng.uniform(0, scenario.probe_interval), "probe", n)
 
     per_second: Counter[int] = Counter()
-    window: dict[int, int] = {}
-    requests = limited = done = 0
+    requests = probes = limited = done = 0
     last_done = 0.0
-    while events:
-        now, _, what, n, op = heapq.heappop(events)
+
+    def send(now: float, n: int, item: int) -> None:
+        """A request leaves till ``n`` at ``now``: down before 0, then counted against the key's limit."""
+        nonlocal requests, probes, limited
+        if now < 0:
+            at(now + scenario.latency, "down", n, item)
+            return
+        second = int(now + second_phase)
+        per_second[second] += 1
+        requests += 1
+        probes += item == PROBE
+        ok = per_second[second] <= scenario.limit_per_second
+        limited += not ok
+        at(now + scenario.latency, "answer" if ok else "429", n, item)
+
+    def kick(n: int, now: float) -> None:
         till = tills[n]
-        if what == "wake":  # the worker's tick: due ops join the gate, up to its concurrency
-            free = scenario.concurrency - len(till.inflight)
-            for k, due in enumerate(till.due):
-                if free <= 0:
-                    break
-                if due <= now and k not in till.inflight:
-                    till.inflight.add(k)
-                    till.gate.append(k)
-                    free -= 1
-            what = "gate"
-        if what == "gate":
-            till.gate_scheduled = False
-            if not till.gate:
-                continue
-            wait = till.pacer.delay(now)
-            if wait > 0:
-                till.gate_scheduled = True
-                at(now + wait, "gate", n)
-                continue
-            till.pacer.take(now)
-            k = till.gate.popleft()
-            second = int(now + second_phase)
-            per_second[second] += 1
-            window[second] = window.get(second, 0) + 1
-            requests += 1
-            ok = window[second] <= scenario.limit_per_second
-            limited += not ok
-            at(now + scenario.latency, "answer" if ok else "429", n, k)
-            if till.gate and not till.gate_scheduled:
-                till.gate_scheduled = True
-                at(now, "gate", n)
+        free = scenario.concurrency - sum(1 for k in till.inflight if k != PROBE)
+        for k, due in enumerate(till.due):
+            if free <= 0:
+                break
+            if due <= now and k not in till.inflight:
+                till.inflight.add(k)
+                till.queue.append(k)
+                free -= 1
+        serve(n, now)
+
+    def serve(n: int, now: float) -> None:
+        till = tills[n]
+        till.gate_scheduled = False
+        if not till.queue:
+            return
+        wait = till.gate.delay(now)
+        if wait > 0:
+            till.gate_scheduled = True
+            at(now + wait, "gate", n)
+            return
+        till.gate.take(now)
+        item = till.queue.popleft()
+        if item == PROBE:
+            till.inflight.discard(PROBE)
+            head = next((k for k, due in enumerate(till.due) if due <= now and k not in till.inflight), None)
+            if not till.online and head is not None:
+                till.inflight.add(head)  # the oldest due op is the probe
+                item = head
+            else:
+                at(now + scenario.latency, "probed", n)  # when the probe loop sleeps again
+        send(now, n, item)
+        if till.queue and not till.gate_scheduled:
+            till.gate_scheduled = True
+            at(now, "gate", n)
+
+    give_up = 20 * scenario.bound + 600  # a drain still running then is reported with what is left
+    while events and done < scenario.total:
+        now, _, what, n, item = heapq.heappop(events)
+        if now > give_up:
+            break
+        till = tills[n]
+        if what == "probe":
+            if not till.online or now - till.last_answer >= scenario.probe_interval:
+                till.inflight.add(PROBE)
+                till.queue.append(PROBE)
+                if not till.gate_scheduled:
+                    serve(n, now)
+            else:
+                at(now + scenario.probe_interval, "probe", n)
+        elif what == "gate":
+            serve(n, now)
+        elif what == "down":  # refused: an op that probed is taken back, still due; the loop sleeps again
+            if item != PROBE:
+                till.inflight.discard(item)
+                at(now + scenario.probe_interval, "probe", n)
+        elif what == "probed":
+            at(now + scenario.probe_interval, "probe", n)
         elif what == "answer":
-            till.pacer.succeeded(now)
-            till.inflight.discard(op)
-            till.due[op] = float("inf")
-            done += 1
-            last_done = now
-            at(now, "wake", n)
+            till.gate.pacer.succeeded(now)
+            till.last_answer = now
+            was_probe = not till.online and item != PROBE and scenario.probe_interval > 0
+            if item != PROBE:
+                till.inflight.discard(item)
+                till.due[item] = float("inf")
+                done += 1
+                last_done = now
+                if was_probe:
+                    at(now + scenario.probe_interval, "probe", n)
+            till.online = True
+            kick(n, now)
         elif what == "429":
-            till.pacer.rate_limited(now, scenario.retry_after)
-            till.inflight.discard(op)
-            till.due[op] = now + scenario.retry_after
-            at(till.due[op], "wake", n)
-    return Result(last_done, requests, limited, max(per_second.values(), default=0), scenario.total - done, per_second)
+            till.gate.pacer.rate_limited(now, scenario.retry_after)
+            if item != PROBE:
+                till.inflight.discard(item)
+                till.due[item] = now + scenario.retry_after
+                at(till.due[item], "wake", n)
+                if not till.online:
+                    at(now + scenario.probe_interval, "probe", n)
+        elif what == "wake" and till.online:
+            kick(n, now)
+    peak = max((v for s, v in per_second.items()), default=0)
+    return Result(last_done, requests, probes, limited, peak, scenario.total - done, per_second)
 
 
 @dataclass(frozen=True)
@@ -174,12 +258,11 @@ class Summary:
     peak_max: int
     limited_share: float
     left: int
+    probes_per_run: float
 
 
-def summarize(
-    scenario: Scenario, seeds: Sequence[int], pacer: Callable[[float, random.Random], Pacing] = production_pacer
-) -> Summary:
-    results = [simulate(scenario, seed, pacer) for seed in seeds]
+def summarize(scenario: Scenario, seeds: Sequence[int]) -> Summary:
+    results = [simulate(scenario, seed) for seed in seeds]
     requests = sum(r.requests for r in results)
     return Summary(
         scenario,
@@ -190,16 +273,18 @@ def summarize(
         max(r.peak for r in results),
         sum(r.limited for r in results) / max(1, requests),
         sum(r.left for r in results),
+        sum(r.probes for r in results) / len(results),
     )
 
 
 def describe(s: Summary) -> str:
     sc = s.scenario
-    told = sc.tills_sharing_key or sc.tills
+    place = "slots" if sc.slotted else "random places"
     return (
-        f"{sc.tills:>6} tills told {told:>6}: drain {s.drain_median:7.1f} s (max {s.drain_max:7.1f}) "
-        f"= {s.drain_median / sc.bound:4.2f}× the {sc.bound:.0f} s bound; peak {s.peak_median:5.1f} req/s "
-        f"(max {s.peak_max}); 429 {100 * s.limited_share:5.2f} %; {s.runs} runs"
+        f"{sc.tills:>6} tills told {sc.told:>6}, {place:<13}, skew {sc.clock_skew:g} s: drain {s.drain_median:7.1f} s "
+        f"(max {s.drain_max:7.1f}) = {s.drain_median / sc.bound:4.2f}× the {sc.bound:.0f} s bound; peak "
+        f"{s.peak_median:5.1f} req/s (max {s.peak_max}); 429 {100 * s.limited_share:5.2f} %; "
+        f"{s.probes_per_run:.0f} GET probes; {s.runs} runs"
     )
 
 
@@ -207,10 +292,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tills", type=int, nargs="+", default=[500, 5000])
     parser.add_argument("--told", type=int, default=None, help="tills_sharing_key the tills were given")
+    parser.add_argument("--random-places", action="store_true", help="no fleet_slot set: random places")
+    parser.add_argument("--skew", type=float, default=0.0, help="σ of the tills' clocks, seconds")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args(argv)
     for tills in args.tills:
-        print(describe(summarize(Scenario(tills, tills_sharing_key=args.told), range(args.runs))))
+        scenario = Scenario(tills, tills_sharing_key=args.told, slotted=not args.random_places, clock_skew=args.skew)
+        print(describe(summarize(scenario, range(args.runs))))
     return 0
 
 

@@ -63,9 +63,11 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
 
 
 @contextmanager
-def simulator(rate_limit: int = 1_000_000, bulk_vouchers: int = 0) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    control = free_port()
+def simulator(
+    rate_limit: int = 1_000_000, bulk_vouchers: int = 0, port: int | None = None, control: int | None = None
+) -> Iterator[tuple[str, str]]:
+    port = port or free_port()
+    control = control or free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

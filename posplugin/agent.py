@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import random
 import secrets as token_source
 import time
 from collections.abc import Callable
@@ -41,9 +42,10 @@ from .members import MemberService, MemberSettings
 from .metrics import AgentMetrics, MetricsSources
 from .ops import OpService
 from .outbox.model import CONFIRMED, Op
+from .outbox.pacing import till_gate
 from .outbox.steady_clock import SteadyClock
 from .outbox.store import Backoff, OutboxStore
-from .outbox.worker import OutboxWorker, till_rate
+from .outbox.worker import OutboxWorker
 from .paths import AgentPaths
 from .receipts.service import ReceiptService
 from .redemptions import OfflineLimits, RedemptionService
@@ -168,7 +170,15 @@ class Agent:
             self.events,
             clock,
             concurrency=offline.worker_concurrency,
-            rate=till_rate(offline.max_requests_per_second, offline.tills_sharing_key),
+            # Alone, a token bucket; in a fleet, turns on the shared clock at this till's slot too.
+            limiter=till_gate(
+                offline.max_requests_per_second,
+                offline.tills_sharing_key,
+                offline.slot,
+                random.Random(),  # noqa: S311 - jitter, seeded from the OS so no two tills draw the same
+                self.options.monotonic,
+                self.options.clock,  # the fleet's shared clock
+            ),
             server_offset=lambda: self.backend.server_offset,
             on_final=self._op_final,
             describe=lambda op: op_view(op, config.agent.language),
@@ -362,7 +372,11 @@ class Agent:
             log.warning("no %s credential set; run `posplugin secrets set %s`", self.vendor.TITLE, self.vendor.SECRET)
         self._tasks.append(
             asyncio.create_task(
-                self.status.probe_forever(self.backend.probe, self.config.engage.probe_interval), name="loyalty-probe"
+                # In the till's paced turns: a fleet's probes share its budget, and offline a queued op probes.
+                self.status.probe_forever(
+                    lambda: self.worker.probe(self.backend.probe), self.config.engage.probe_interval
+                ),
+                name="loyalty-probe",
             )
         )
         if self.config.metrics.textfile_path:

@@ -191,7 +191,16 @@ class OfflineConfig:
         default=10.0, metadata=_check(lambda v: 0 < v <= 40, "must be > 0 and <= 40 (vendor limit is 50/s)")
     )
     tills_sharing_key: int = field(default=1, metadata=_check(lambda v: 1 <= v <= 100_000, "must be 1-100000"))
+    # This till's place among the tills sharing the key (0 to tills_sharing_key - 1, each till its own): the
+    # fleet then takes turns on the shared clock. -1: not known, the till draws a place at random.
+    fleet_slot: int = field(default=-1, metadata=_check(lambda v: -1 <= v < 100_000, "must be -1 or 0-99999"))
     point_settle_seconds: float = field(default=600.0, metadata=_check(lambda v: v >= 0, "must be >= 0 seconds"))
+
+    @property
+    def slot(self) -> int | None:
+        """This till's slot, if it is one of the fleet's (keys set in different files are checked together here:
+        each file alone may leave the other to a drop-in)."""
+        return self.fleet_slot if 0 <= self.fleet_slot < self.tills_sharing_key else None
 
 
 @dataclass(frozen=True)

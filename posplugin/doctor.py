@@ -32,7 +32,7 @@ class Check:
 
 
 def run_checks(config: Config, paths: AgentPaths, secrets: SecretStore, print_test: bool = False) -> list[Check]:
-    checks = [Check("version", True, __version__), _check_config(config)]
+    checks = [Check("version", True, __version__), _check_config(config), check_fleet(config)]
     checks.append(_check_data(paths))
     checks.append(_check_queue(paths))
     checks.append(_check_agent(config))
@@ -71,6 +71,28 @@ def test_print(config: Config, paths: AgentPaths) -> Check:
 
 def as_json(checks: list[Check]) -> dict[str, object]:
     return {"ok": all(c.ok for c in checks), "version": __version__, "checks": [asdict(c) for c in checks]}
+
+
+def check_fleet(config: Config) -> Check:
+    """The till's place in a fleet sharing one key: a slot outside the fleet is a typo that costs the fleet
+    its turn-taking, so it is called out (the agent then draws a place at random, as with no slot)."""
+    offline = config.offline
+    if offline.tills_sharing_key == 1:
+        return Check("fleet", True, "a till alone on its key")
+    if offline.slot is not None:
+        return Check("fleet", True, f"slot {offline.slot} of {offline.tills_sharing_key} tills sharing the key")
+    if offline.fleet_slot == -1:
+        return Check(
+            "fleet",
+            True,
+            f"one of {offline.tills_sharing_key} tills sharing the key, at a random place (no [offline] fleet_slot)",
+        )
+    return Check(
+        "fleet",
+        False,
+        f"[offline] fleet_slot = {offline.fleet_slot} is not below tills_sharing_key = {offline.tills_sharing_key}",
+        "give each till its own fleet_slot from 0 to tills_sharing_key - 1 (docs/fleet-pacing.md)",
+    )
 
 
 def _check_config(config: Config) -> Check:

@@ -77,12 +77,16 @@ class LoyaltyStatus:
         if self._on_change is not None:
             self._on_change(state)
 
-    async def probe_forever(self, probe: Callable[[], Awaitable[float]], interval: float) -> None:
-        """Probe while offline or unknown, and while online when no real traffic answered for ``interval``."""
+    async def probe_forever(self, probe: Callable[[], Awaitable[float | None]], interval: float) -> None:
+        """Probe while offline or unknown, and while online when no real traffic answered for ``interval``.
+        ``probe`` answers its round trip, or None when what it sent told this status itself (a queued op that
+        went out as the probe)."""
         while True:
             if self.state != ONLINE or time.monotonic() - self._last_answer >= interval:
                 try:
-                    self.record_success(await probe())
+                    latency = await probe()
+                    if latency is not None:
+                        self.record_success(latency)
                 except LoyaltyError as exc:
                     self.record_failure(exc)
                     if not isinstance(exc, TRANSPORT_FAILURES):

@@ -115,6 +115,7 @@ class NotSent:
     why: str
     retry_after: float | None = None
     http_status: int | None = None
+    unreached: bool = False  # no connection was made: the vendor never saw the request
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ A till takes its fair share of a fleet budget (``till_rate``) and spends it thro
   after a slow commit, catches up one turn): over any window of W seconds a till sends at most share × W + burst
   paced requests, whatever the clock, the answers or the order of calls.
 - A till that comes back from idle (the first use, an outage, a suspended VM) does not find a full bucket: it
-  starts a random way towards its first token, drawn from its own random source. Tills that see the vendor
-  again in the same instant then spread their first requests over one interval instead of sending together.
+  starts with a full bucket when its turns on the fleet's clock space its requests (``fleet_turns``), else a
+  random way towards its first token, drawn from its own random source. Either way tills that see the vendor
+  again in the same instant spread their first requests over one interval instead of sending together.
 - A 429 pauses for its ``Retry-After`` plus jitter and halves the rate (at most down to 1/64 of the share);
   each success adds back a twentieth of the share. A fleet told "too fast" settles below the limit.
 
@@ -21,27 +22,52 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import time
 from collections.abc import Callable
 
+from .fleet_turns import FleetTurns, slot_phase
+
 # Requests/s for all tills sharing one API key: under the vendor's advised 50/s, far from its 429 limit at 200/s.
-# Independent tills cannot coordinate, so a fleet's count in any one second varies by about √budget around the
-# budget: 40/s leaves most of that spread under 50 (docs/fleet-pacing.md has the measured trade-off).
-FLEET_BUDGET = 40.0
+# Tills that know their slot take turns on the shared clock, so a second holds the budget and no more: 46/s
+# keeps the busiest second at 50 with the tills' clocks up to 50 ms apart (NTP keeps them closer). Tills that
+# do not know it draw their place at random, and a fleet's count in any one second then varies by about
+# √budget: 40/s keeps most of that spread under 50 (docs/fleet-pacing.md has the measured trade-offs).
+FLEET_BUDGET = 46.0
+UNSLOTTED_BUDGET = 40.0
 RATE_FLOOR = 1 / 64  # of the share: repeated 429s slow a till down to this, never to a stop
 RECOVERY_STEPS = 20  # successes that take a halved rate back to the full share: a twentieth each
 TOLERANCE = 1e-6  # seconds: a caller that slept (about) the delay is not sent back to sleep for a rounding error
 IDLE_RESTART = 1.0  # seconds idle beyond a full bucket (or one interval, if longer) that make a comeback
 
 
-def till_rate(max_rate: float, tills_sharing_key: int) -> float:
+def till_rate(max_rate: float, tills_sharing_key: int, slotted: bool = False) -> float:
     """This till's share of the key's budget, never above its own cap."""
-    return min(max_rate, FLEET_BUDGET / max(1, tills_sharing_key))
+    budget = FLEET_BUDGET if slotted else UNSLOTTED_BUDGET
+    return min(max_rate, budget / max(1, tills_sharing_key))
+
+
+def till_gate(
+    max_rate: float,
+    tills_sharing_key: int,
+    slot: int | None,
+    rng: random.Random,
+    monotonic: Callable[[], float],
+    wall: Callable[[], float] = time.time,
+) -> PacerGate:
+    """A till's pacing. Alone: its token bucket. In a fleet: the bucket, and turns on the shared wall clock at
+    its slot — or, with no slot, at a place drawn at random (and the lower budget chance then needs)."""
+    if tills_sharing_key <= 1:
+        return PacerGate(Pacer(till_rate(max_rate, 1), rng), monotonic)
+    slotted = slot is not None and 0 <= slot < tills_sharing_key
+    share = till_rate(max_rate, tills_sharing_key, slotted)
+    phase = slot_phase(slot, tills_sharing_key, share) if slot is not None and slotted else rng.random() / share
+    return PacerGate(Pacer(share, rng, spread=False), monotonic, FleetTurns(share, phase), wall)
 
 
 class Pacer:
     """One till's token bucket, refilled at ``rate`` (its share, lowered after a 429), at most ``burst`` tokens."""
 
-    def __init__(self, share: float, rng: random.Random, *, burst: float = 2.0) -> None:
+    def __init__(self, share: float, rng: random.Random, *, burst: float = 2.0, spread: bool = True) -> None:
         if not share > 0:
             raise ValueError(f"share must be > 0 requests/s, not {share}")
         if not burst >= 1:
@@ -49,6 +75,7 @@ class Pacer:
         self.share = share
         self.burst = burst
         self.rate = share
+        self.spread = spread  # a comeback starts a random way to its first token (False: full, turns spread)
         self._rng = rng
         self._tokens = 0.0
         self._stamp: float | None = None  # when ``_tokens`` was brought up to date; None until the first use
@@ -101,18 +128,31 @@ class Pacer:
         return now
 
     def _restart(self, now: float) -> float:
-        # Less than one token, so less than a full bucket would hold: the window bound still holds.
-        self._tokens = self._rng.random()
+        if self.spread:
+            self._tokens = self._rng.random()  # under one token, less than a full bucket: the bound holds
+        else:
+            # Full: the turns space the requests, and the bucket must not hold a till off its turn (a bucket
+            # refilled only just in time would keep a till that was once late, late ever after).
+            self._tokens = self.burst
         self._stamp = now
         return now
 
 
 class PacerGate:
-    """The worker's side of a ``Pacer``: callers wait their turn in order, on the monotonic clock."""
+    """The worker's side of a ``Pacer``: callers wait their turn in order, on the monotonic clock, and — in a
+    fleet — for this till's next turn on the wall clock as well."""
 
-    def __init__(self, pacer: Pacer, monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        pacer: Pacer,
+        monotonic: Callable[[], float],
+        turns: FleetTurns | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.pacer = pacer
+        self.turns = turns
         self._monotonic = monotonic
+        self._wall = wall
         self._lock = asyncio.Lock()
 
     @property
@@ -122,9 +162,17 @@ class PacerGate:
     async def acquire(self) -> None:
         async with self._lock:
             # Asked again after each sleep: a 429 answered meanwhile (the cashier's, say) moves the turn on.
-            while (wait := self.pacer.delay(self._monotonic())) > 0:  # noqa: ASYNC110 - a time, not an event
+            while (wait := self._delay()) > 0:  # noqa: ASYNC110 - a time, not an event
                 await asyncio.sleep(wait)
             self.pacer.take(self._monotonic())
+            if self.turns is not None:
+                self.turns.take(self._wall())
+
+    def _delay(self) -> float:
+        wait = self.pacer.delay(self._monotonic())
+        if self.turns is not None:
+            wait = max(wait, self.turns.delay(self._wall()))
+        return wait
 
     def rate_limited(self, retry_after: float) -> None:
         self.pacer.rate_limited(self._monotonic(), retry_after)

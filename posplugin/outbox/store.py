@@ -232,6 +232,24 @@ class OutboxStore:
 
         return await self.db.run(lambda conn: transaction(conn, body))
 
+    async def withdraw_attempt(self, op_id: str, attempt: int, now: float) -> Op:
+        """Take back an attempt that never reached the vendor (the connection was refused): the op is as it was
+        before it, CAPTURED and due, with the attempt neither counted nor kept. Used for an op that went out as
+        the probe of a vendor still down, which must cost it neither its attempts nor a growing backoff."""
+
+        def body(conn: sqlite3.Connection) -> Op:
+            op = _require(conn, op_id)
+            if op.state != SENDING or op.attempts != attempt:
+                return op  # someone else moved it meanwhile (a person's Park): theirs stands
+            conn.execute("DELETE FROM attempts WHERE op_id = ? AND n = ?", (op_id, attempt))
+            conn.execute(
+                "UPDATE ops SET state = ?, attempts = ?, updated_at = ? WHERE op_id = ?",
+                (CAPTURED, attempt - 1, now, op_id),
+            )
+            return _require(conn, op_id)
+
+        return await self.db.run(lambda conn: transaction(conn, body))
+
     async def apply(
         self,
         op_id: str,

@@ -48,6 +48,7 @@ class OutboxWorker:
         describe: Callable[[Op], dict[str, Any]] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        limiter: PacerGate | None = None,
     ) -> None:
         self.store = store
         self.executors = executors
@@ -55,10 +56,11 @@ class OutboxWorker:
         self.events = events
         self.clock = clock
         self.concurrency = concurrency
-        # Pacing is on the monotonic clock: a wall-clock step must not hold a request for the size of the step.
-        # Its jitter comes from this till's own random source (by default seeded from the OS, so no two tills
-        # of a fleet draw the same), never the global one.
-        self.limiter = PacerGate(Pacer(rate, rng or random.Random()), monotonic)  # noqa: S311 - jitter
+        # Pacing is on the monotonic clock: a wall-clock step must not hold a request for the size of the step
+        # (a fleet's turns on the wall clock, ``till_gate``, come on top and are built by the caller). Its
+        # jitter comes from this till's own random source (by default seeded from the OS, so no two tills of a
+        # fleet draw the same), never the global one.
+        self.limiter = limiter or PacerGate(Pacer(rate, rng or random.Random()), monotonic)  # noqa: S311
         self.server_offset = server_offset
         self.on_final = on_final
         # What an `op` event carries: the composition root passes the POS's view of an op (the outbox knows none).
@@ -68,18 +70,33 @@ class OutboxWorker:
 
     # ---- entry points ----------------------------------------------------------------------------------
 
-    def kick(self, op_id: str, paced: bool = False) -> asyncio.Task[Op]:
+    def kick(self, op_id: str, paced: bool = False, *, probing: bool = False) -> asyncio.Task[Op]:
         """Process an op now (or join the processing already under way). The cashier's own request is not paced;
-        the background drain is."""
+        the background drain is. ``probing``: the op goes out as the probe, in the turn the probe took."""
         task = self._inflight.get(op_id)
         if task is None or task.done():
-            task = asyncio.create_task(self._guarded(op_id, paced), name=f"op-{op_id}")
+            task = asyncio.create_task(self._guarded(op_id, paced, probing), name=f"op-{op_id}")
             self._inflight[op_id] = task
             task.add_done_callback(functools.partial(self._done, op_id))
         return task
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def probe(self, fallback: Callable[[], Awaitable[float]]) -> float | None:
+        """One probe of the loyalty system, in a paced turn like the drain's: a fleet's probes share its budget.
+
+        Offline, the oldest due op goes out as the probe, so the first turn after an outage already carries
+        work (a cheap GET first would cost every till of a fleet one turn); its answer tells the status, and a
+        refused connection takes the attempt back (``withdraw_attempt``). Otherwise ``fallback`` (a cheap GET)
+        is the probe. None: the op's answer was the probe's."""
+        await self.limiter.acquire()
+        if self.status.is_offline:
+            head = await self.store.due(1, set(self._inflight))
+            if head and head[0].state == CAPTURED:
+                await asyncio.shield(self.kick(head[0].op_id, paced=True, probing=True))
+                return None
+        return await fallback()
 
     @property
     def inflight(self) -> int:
@@ -134,9 +151,9 @@ class OutboxWorker:
             del self._inflight[op_id]
         self._wake.set()
 
-    async def _guarded(self, op_id: str, paced: bool) -> Op:
+    async def _guarded(self, op_id: str, paced: bool, probing: bool = False) -> Op:
         try:
-            return await self.process(op_id, paced)
+            return await self.process(op_id, paced, probing=probing)
         except Exception:
             log.exception("processing op failed; it stays queued")
             op = await self.store.get(op_id)
@@ -144,13 +161,15 @@ class OutboxWorker:
                 raise
             return op
 
-    async def process(self, op_id: str, paced: bool = False) -> Op:
-        """Reconcile if UNKNOWN, send once if CAPTURED and due, reconcile at once if that send went unanswered."""
+    async def process(self, op_id: str, paced: bool = False, *, probing: bool = False) -> Op:
+        """Reconcile if UNKNOWN, send once if CAPTURED and due, reconcile at once if that send went unanswered.
+        ``probing``: the send is the probe's, in the turn it already took."""
         op = await self._require(op_id)
         if op.state == UNKNOWN:
             op = await self._reconcile(op, paced)
+            probing = False
         if op.state == CAPTURED and self.store.is_due(op):
-            op = await self._send(op, paced)
+            op = await self._send(op, paced, probing)
             if op.state == UNKNOWN:
                 op = await self._reconcile(op, paced)
         return op
@@ -161,8 +180,8 @@ class OutboxWorker:
             raise KeyError(op_id)
         return op
 
-    async def _send(self, op: Op, paced: bool) -> Op:
-        if paced:
+    async def _send(self, op: Op, paced: bool, probing: bool = False) -> Op:
+        if paced and not probing:
             # Before the attempt begins: the attempt's window (which decides whose redemption a later 409 is)
             # must start when the request can go out, not a pacing interval earlier.
             await self.limiter.acquire()
@@ -177,6 +196,12 @@ class OutboxWorker:
             self.limiter.rate_limited(outcome.retry_after or 1.0)
         else:
             self.limiter.succeeded()
+        if probing and isinstance(outcome, NotSent) and outcome.unreached:
+            # The vendor is still down and never saw it: the op keeps its attempts and stays due, so a long
+            # outage neither parks it nor leaves it in a growing backoff when the vendor comes back.
+            return await self._record(
+                op.op_id, outcome, lambda: self.store.withdraw_attempt(op.op_id, number, self.clock())
+            )
         updated = await self._record(
             op.op_id,
             outcome,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from posplugin.outbox.pacing import FLEET_BUDGET, RATE_FLOOR, Pacer, till_rate
+from posplugin.outbox.pacing import FLEET_BUDGET, RATE_FLOOR, UNSLOTTED_BUDGET, Pacer, till_rate
 
 
 def send_when_allowed(pacer: Pacer, now: float) -> float:
@@ -27,8 +27,10 @@ def first_request_times(pacers: list[Pacer], now: float) -> list[float]:
 
 def test_a_till_takes_its_share_of_the_key_budget() -> None:
     assert till_rate(10.0, 1) == 10.0
-    assert till_rate(10.0, 8) == FLEET_BUDGET / 8
+    assert till_rate(10.0, 8) == UNSLOTTED_BUDGET / 8  # a random place: a budget chance keeps under 50
     assert till_rate(10.0, 500) == 0.08
+    assert till_rate(10.0, 8, slotted=True) == FLEET_BUDGET / 8 == 5.75  # turns by slot: the budget is exact
+    assert till_rate(10.0, 2, slotted=True) == 10.0  # never above the till's own cap
     assert till_rate(10.0, 0) == 10.0  # nonsense is treated as a till alone, not a division by zero
 
 

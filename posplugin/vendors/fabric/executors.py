@@ -82,7 +82,7 @@ def failure_outcome(exc: LoyaltyError) -> Outcome:
     if isinstance(exc, LoyaltyCongested):
         return NotSent("congested")
     if isinstance(exc, LoyaltyUnreachable):
-        return NotSent("loyalty_unreachable")
+        return NotSent("loyalty_unreachable", unreached=True)
     if isinstance(exc, LoyaltyServerError):
         return Unknown(f"http_{exc.status}", exc.status)
     if isinstance(exc, LoyaltyNoAnswer):

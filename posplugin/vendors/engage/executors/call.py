@@ -37,7 +37,7 @@ def transport_outcome(exc: EngageError) -> Outcome:
     if isinstance(exc, EngageAuthError):
         return NotSent("loyalty_auth", None, exc.status)
     if isinstance(exc, EngageUnreachable):
-        return NotSent("engage_unreachable")
+        return NotSent("engage_unreachable", unreached=True)
     if isinstance(exc, EngageBusy):
         return NotSent("agent_busy", BUSY_RETRY)
     if isinstance(exc, EngageBadResponse):

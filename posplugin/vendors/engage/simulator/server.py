@@ -13,7 +13,7 @@ import re
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -103,7 +103,7 @@ class SimHandler(RawResponses):
         if self.server is sim._control_server:
             sim._control(self, method, path, body_bytes)
             return
-        sim._count_request()
+        sim._count_request(method, path)
         if (method, path) == ("POST", "/api/v3/contacts"):
             sim.stats["contact_creates"] += 1  # every create that reached Engage, whatever became of it
         if sim.offline:
@@ -211,6 +211,7 @@ class EngageSimulator(LoopbackListeners):
         self._rate_lock = threading.Lock()
         self.stats: Counter[str] = Counter()
         self.per_second: Counter[int] = Counter()
+        self.recent: deque[tuple[str, str]] = deque(maxlen=1000)  # (method, path) of the last requests, for tests
         self.routes: list[tuple[str, re.Pattern[str], Route]] = _routes()
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -224,11 +225,12 @@ class EngageSimulator(LoopbackListeners):
 
     # ---- accounting ------------------------------------------------------------------------------------
 
-    def _count_request(self) -> None:
+    def _count_request(self, method: str, path: str) -> None:
         second = int(time.time())
         with self._rate_lock:
             self.stats["requests"] += 1
             self.per_second[second] += 1
+            self.recent.append((method, path))
 
     def _over_rate_limit(self, api_key: str) -> bool:
         second = int(time.time())
