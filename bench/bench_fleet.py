@@ -2,10 +2,10 @@
 
 Real, 500 tills: each till is the real outbox (its own SQLite file, worker and pacing built by ``till_gate``)
 and the real probe loop (``LoyaltyStatus.probe_forever`` with ``OutboxWorker.probe``, a real ``EngageClient``)
-in this process. Engage is down — nothing listens on its port, so every connection is refused — while the
-tills probe for long enough to be in their steady rhythm; then the simulator starts on that port in its own
-process, answering 429 above 200 requests/s per key as Engage does. The drain runs from the moment the
-simulator answers to the last op final. Each till has its own ``fleet_slot``.
+in this process, against the simulator in its own process, which answers 429 above 200 requests/s per key as
+Engage does. Engage is down — the simulator's API port is closed, so every connection is refused — while the
+tills, offline, probe for long enough to be in their steady rhythm; then it opens again. The drain runs from
+that moment to the last op final. Each till has its own ``fleet_slot``.
 
 Virtual, 500 and 5,000 tills: the same scenario through ``bench.fleet_model`` — the production pacing classes
 in virtual time against the simulator's rule — over several runs; 5,000 real tills would take 5,000 SQLite
@@ -32,9 +32,10 @@ from pathlib import Path
 import httpx
 
 from bench.fleet_model import ADVISED_RATE, Scenario, Summary, summarize
-from bench.harness import API_KEY, Figure, free_port, simulator
+from bench.harness import API_KEY, Figure, simulator
 from posplugin.database import Database
 from posplugin.events import EventBus
+from posplugin.loyalty.errors import LoyaltyUnreachable
 from posplugin.loyalty.kinds import VOUCHER_REDEEM
 from posplugin.loyalty.status import LoyaltyStatus
 from posplugin.outbox.model import Op
@@ -82,11 +83,8 @@ class RecordingGate(PacerGate):
         self._seconds[int(time.time())] += 1
 
 
-async def run_fleet(folder: Path, sharing: int, first_voucher: int) -> Measured:
-    port, control = free_port(), free_port()
-    engage = f"http://127.0.0.1:{port}"
-    transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
-    client = EngageClient(engage, API_KEY, transport=transport)
+async def run_fleet(engage: str, control: str, folder: Path, sharing: int, first_voucher: int) -> Measured:
+    clients: list[EngageClient] = []
     total = TILLS * OPS_PER_TILL
     finals: list[float] = []
     all_final = asyncio.Event()
@@ -111,6 +109,10 @@ async def run_fleet(folder: Path, sharing: int, first_voucher: int) -> Measured:
                 reported_queued=True,
                 offline=True,
             )
+        # Its own client, as every till has: a pool shared by 500 tills would be this benchmark's bottleneck.
+        limits = httpx.Limits(max_connections=4, max_keepalive_connections=1, keepalive_expiry=2.0)
+        client = EngageClient(engage, API_KEY, transport=httpx.AsyncHTTPTransport(limits=limits))
+        clients.append(client)
         workers: list[OutboxWorker] = []
         status = LoyaltyStatus(3, on_change=lambda state: workers[0].wake() if workers else None)
         gate = till_gate(MAX_RATE, sharing, n % sharing, random.Random(f"till-{n}"), time.monotonic, time.time)
@@ -125,17 +127,21 @@ async def run_fleet(folder: Path, sharing: int, first_voucher: int) -> Measured:
             limiter=RecordingGate(gate, turns),
         )
         workers.append(worker)
+        status.record_failure(LoyaltyUnreachable("the outage"))  # it has been offline for the hour
         return db, worker, status
 
-    tills = await asyncio.gather(*(build(n) for n in range(TILLS)))  # the commits of 500 files, side by side
-    tasks = []
-    for _, worker, status in tills:
-        tasks.append(asyncio.create_task(worker.run_forever()))
-        tasks.append(
-            asyncio.create_task(status.probe_forever(functools.partial(worker.probe, client.probe), PROBE_INTERVAL))
-        )
-    await asyncio.sleep(DOWN_FOR)  # Engage is down: every probe's connection is refused
-    with simulator(rate_limit=LIMIT, bulk_vouchers=2 * total, port=port, control=control) as (_, ctl):
+    async with httpx.AsyncClient() as http:
+        (await http.post(control + "/_sim/offline", json={"offline": True})).raise_for_status()
+        tills = await asyncio.gather(*(build(n) for n in range(TILLS)))  # the commits of 500 files, side by side
+        tasks = []
+        for (_, worker, status), client in zip(tills, clients, strict=True):
+            tasks.append(asyncio.create_task(worker.run_forever()))
+            tasks.append(
+                asyncio.create_task(status.probe_forever(functools.partial(worker.probe, client.probe), PROBE_INTERVAL))
+            )
+        await asyncio.sleep(DOWN_FOR)  # Engage is down: its port refuses every connection
+        before = (await http.get(control + "/_sim/state")).json()["stats"]
+        (await http.post(control + "/_sim/offline", json={"offline": False})).raise_for_status()
         started = time.time()
         turns.clear()
         try:
@@ -146,17 +152,16 @@ async def run_fleet(folder: Path, sharing: int, first_voucher: int) -> Measured:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await client.aclose()
+        await asyncio.gather(*(client.aclose() for client in clients))
         for db, _, _ in tills:
             db.close()
-        async with httpx.AsyncClient() as http:
-            state = (await http.get(ctl + "/_sim/state")).json()
-    stats = state["stats"]
+        state = (await http.get(control + "/_sim/state")).json()
+    after = state["stats"]
     per_second = [v for k, v in state.get("perSecond", {}).items() if int(k) >= int(started)]
     return Measured(
         drain,
-        stats.get("requests", 0),
-        stats.get("rate_limited", 0),
+        after.get("requests", 0) - before.get("requests", 0),
+        after.get("rate_limited", 0) - before.get("rate_limited", 0),
         max(per_second, default=0),
         max((v for k, v in turns.items() if k >= int(started)), default=0),
         total - len(finals),
@@ -207,11 +212,11 @@ def run() -> list[Figure]:
     out: list[Figure] = []
     total = TILLS * OPS_PER_TILL
     bound = total / ADVISED_RATE
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, simulator(rate_limit=LIMIT, bulk_vouchers=2 * total) as (engage, ctl):
         for index, (label, sharing) in enumerate(
             (("tills_sharing_key = 1 (unset)", 1), (f"tills_sharing_key = {TILLS}, fleet_slot set", TILLS))
         ):
-            m = asyncio.run(run_fleet(Path(tmp), sharing, index * total))
+            m = asyncio.run(run_fleet(engage, ctl, Path(tmp), sharing, index * total))
             share = m.limited / max(1, m.requests)
             name = f"fleet {TILLS} tills, real, {label}"
             out += figures(name, bound, m.drain, m.peak, share, m.left)

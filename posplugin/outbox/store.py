@@ -234,17 +234,21 @@ class OutboxStore:
 
     async def withdraw_attempt(self, op_id: str, attempt: int, now: float) -> Op:
         """Take back an attempt that never reached the vendor (the connection was refused): the op is as it was
-        before it, CAPTURED and due, with the attempt neither counted nor kept. Used for an op that went out as
-        the probe of a vendor still down, which must cost it neither its attempts nor a growing backoff."""
+        before it, CAPTURED and due, with the attempt neither counted nor kept. For the background's sends: a
+        vendor that is down costs a queued op neither its attempts nor a growing backoff (the pacing and the
+        probe's interval space its tries). It is still parked once too old, as any live op is."""
 
         def body(conn: sqlite3.Connection) -> Op:
             op = _require(conn, op_id)
             if op.state != SENDING or op.attempts != attempt:
                 return op  # someone else moved it meanwhile (a person's Park): theirs stands
             conn.execute("DELETE FROM attempts WHERE op_id = ? AND n = ?", (op_id, attempt))
+            too_old = self.schedule.persist(conn) >= op.park_deadline
             conn.execute(
-                "UPDATE ops SET state = ?, attempts = ?, updated_at = ? WHERE op_id = ?",
-                (CAPTURED, attempt - 1, now, op_id),
+                "UPDATE ops SET state = ?, reason = ?, parked_from = ?, attempts = ?, updated_at = ? WHERE op_id = ?",
+                (PARKED, "too_old", CAPTURED, attempt - 1, now, op_id)
+                if too_old
+                else (CAPTURED, op.reason, None, attempt - 1, now, op_id),
             )
             return _require(conn, op_id)
 

@@ -196,12 +196,16 @@ class OutboxWorker:
             self.limiter.rate_limited(outcome.retry_after or 1.0)
         else:
             self.limiter.succeeded()
-        if probing and isinstance(outcome, NotSent) and outcome.unreached:
-            # The vendor is still down and never saw it: the op keeps its attempts and stays due, so a long
-            # outage neither parks it nor leaves it in a growing backoff when the vendor comes back.
-            return await self._record(
+        if paced and isinstance(outcome, NotSent) and outcome.unreached:
+            # A background send the vendor never saw (down, or the line cut): the op keeps its attempts and
+            # stays due, so a long outage neither parks it nor leaves it in a growing backoff when the vendor
+            # comes back. The pacing and, offline, the probe's interval space its tries.
+            kept = await self._record(
                 op.op_id, outcome, lambda: self.store.withdraw_attempt(op.op_id, number, self.clock())
             )
+            if kept.state != CAPTURED:
+                self._publish(kept)  # parked: too old
+            return kept
         updated = await self._record(
             op.op_id,
             outcome,

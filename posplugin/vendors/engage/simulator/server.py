@@ -53,7 +53,8 @@ class SimHandler(RawResponses):
         super().setup()
         # Headers and body go out as two writes; without NODELAY, Nagle + delayed ACK add ~40 ms per answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.sim._track(self.connection, True)
+        if self.server is not self.server.sim._control_server:  # going offline cuts API connections only
+            self.server.sim._track(self.connection, True)
 
     def finish(self) -> None:
         try:
