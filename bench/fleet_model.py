@@ -1,8 +1,8 @@
 """A fleet in virtual time: thousands of tills' pacing against the simulator's per-key limit, in one process.
 
-Each till is paced by the production classes — ``posplugin.outbox.pacing.Pacer`` (its token bucket) and, in a
-fleet, ``posplugin.outbox.fleet_turns.FleetTurns`` (its turns on the shared clock), built as ``till_gate``
-builds them — with its own seeded random source, driven the way the agent drives them:
+Each till is paced by the production gate — ``posplugin.outbox.pacing.till_gate``: the ``Pacer`` token bucket
+and, in a fleet, its ``FleetTurns`` on the shared clock — with its own seeded random source, driven the way the
+agent drives it:
 
 - The outage began long before; every till is offline and its probe loop runs as ``LoyaltyStatus.
   probe_forever`` with ``OutboxWorker.probe``: every ``probe_interval`` it waits for a paced turn, then sends
@@ -32,8 +32,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from posplugin.outbox.fleet_turns import FleetTurns, slot_phase
-from posplugin.outbox.pacing import Pacer, till_rate
+from posplugin.outbox.pacing import PacerGate, till_gate, till_rate
 
 ADVISED_RATE = 50.0  # the vendor's "stay under": the bound is the total at this rate
 PROBE = -1  # the gate item of a probe (ops are numbered from 0)
@@ -72,31 +71,15 @@ class Scenario:
         return till_rate(self.max_rate, self.told, self.slotted and self.told > 1)
 
 
-class ModelGate:
-    """``PacerGate``'s arithmetic without the asyncio: the bucket on the true (monotonic) time, the turns on the
-    till's own wall clock."""
+def model_gate(scenario: Scenario, n: int, rng: random.Random) -> PacerGate:
+    """Till ``n``'s gate as the agent builds it; the model passes its virtual readings to ``delay_at``/``take_at``
+    and never lets it read a clock."""
 
-    def __init__(self, scenario: Scenario, n: int, rng: random.Random, skew: float) -> None:
-        told, share = scenario.told, scenario.share
-        fleet = told > 1
-        self.pacer = Pacer(share, rng, spread=not fleet)
-        self.turns: FleetTurns | None = None
-        self.skew = skew
-        if fleet:
-            slot = n % told if scenario.slotted else None
-            phase = slot_phase(slot, told, share) if slot is not None else rng.random() / share
-            self.turns = FleetTurns(share, phase)
+    def no_clock() -> float:
+        raise AssertionError("the virtual fleet passes its own times")
 
-    def delay(self, now: float) -> float:
-        wait = self.pacer.delay(now)
-        if self.turns is not None:
-            wait = max(wait, self.turns.delay(now + self.skew))
-        return wait
-
-    def take(self, now: float) -> None:
-        self.pacer.take(now)
-        if self.turns is not None:
-            self.turns.take(now + self.skew)
+    slot = n % scenario.told if scenario.slotted else None
+    return till_gate(scenario.max_rate, scenario.told, slot, rng, no_clock, no_clock)
 
 
 @dataclass
@@ -112,7 +95,8 @@ class Result:
 
 @dataclass
 class _Till:
-    gate: ModelGate
+    gate: PacerGate
+    skew: float  # seconds its wall clock is off the true time
     due: list[float]  # when each of its ops is next due; done ops are +inf
     online: bool = False
     last_answer: float = -float("inf")
@@ -128,7 +112,7 @@ def simulate(scenario: Scenario, seed: int) -> Result:
     for n in range(scenario.tills):
         till_rng = random.Random(f"till-{seed}-{n}")
         skew = rng.gauss(0.0, scenario.clock_skew) if scenario.clock_skew else 0.0
-        tills.append(_Till(ModelGate(scenario, n, till_rng, skew), [-scenario.outage] * scenario.ops_per_till))
+        tills.append(_Till(model_gate(scenario, n, till_rng), skew, [-scenario.outage] * scenario.ops_per_till))
     events: list[tuple[float, int, str, int, int]] = []  # (time, order, what, till, item)
     order = 0
 
@@ -141,7 +125,9 @@ def simulate(scenario: Scenario, seed: int) -> Result:
     start = -3 * max(scenario.probe_interval, 1 / scenario.share) - scenario.probe_interval
     for n, till in enumerate(tills):
         # It was trading an hour before: its bucket comes back as after any idle spell.
-        till.gate.take(-scenario.outage + till.gate.delay(-scenario.outage))
+        then = -scenario.outage
+        then += till.gate.delay_at(then, then + till.skew)
+        till.gate.take_at(then, then + till.skew)
         at(start + rng.uniform(0, scenario.probe_interval), "probe", n)
 
     per_second: Counter[int] = Counter()
@@ -179,12 +165,12 @@ def simulate(scenario: Scenario, seed: int) -> Result:
         till.gate_scheduled = False
         if not till.queue:
             return
-        wait = till.gate.delay(now)
+        wait = till.gate.delay_at(now, now + till.skew)
         if wait > 0:
             till.gate_scheduled = True
             at(now + wait, "gate", n)
             return
-        till.gate.take(now)
+        till.gate.take_at(now, now + till.skew)
         item = till.queue.popleft()
         if item == PROBE:
             till.inflight.discard(PROBE)

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from .fleet_turns import FleetTurns, slot_phase
 
 # Requests/s for all tills sharing one API key: under the vendor's advised 50/s, far from its 429 limit at 200/s.
-# Tills that know their slot take turns on the shared clock, so a second holds the budget and no more: 46/s
+# Tills that know their slot take turns on the shared clock, so a second holds the budget and no more: 45/s
 # keeps the busiest second at 50 with the tills' clocks up to 50 ms apart (NTP keeps them closer). Tills that
 # do not know it draw their place at random, and a fleet's count in any one second then varies by about
 # √budget: 40/s keeps most of that spread under 50 (docs/fleet-pacing.md has the measured trade-offs).
-FLEET_BUDGET = 46.0
+FLEET_BUDGET = 45.0
 UNSLOTTED_BUDGET = 40.0
 RATE_FLOOR = 1 / 64  # of the share: repeated 429s slow a till down to this, never to a stop
 RECOVERY_STEPS = 20  # successes that take a halved rate back to the full share: a twentieth each
@@ -162,17 +162,22 @@ class PacerGate:
     async def acquire(self) -> None:
         async with self._lock:
             # Asked again after each sleep: a 429 answered meanwhile (the cashier's, say) moves the turn on.
-            while (wait := self._delay()) > 0:  # noqa: ASYNC110 - a time, not an event
+            while (wait := self.delay_at(self._monotonic(), self._wall())) > 0:  # noqa: ASYNC110 - a time
                 await asyncio.sleep(wait)
-            self.pacer.take(self._monotonic())
-            if self.turns is not None:
-                self.turns.take(self._wall())
+            self.take_at(self._monotonic(), self._wall())
 
-    def _delay(self) -> float:
-        wait = self.pacer.delay(self._monotonic())
+    def delay_at(self, monotonic: float, wall: float) -> float:
+        """Seconds until a paced request may go, at these readings of the two clocks (0.0: now)."""
+        wait = self.pacer.delay(monotonic)
         if self.turns is not None:
-            wait = max(wait, self.turns.delay(self._wall()))
+            wait = max(wait, self.turns.delay(wall))
         return wait
+
+    def take_at(self, monotonic: float, wall: float) -> None:
+        """Spend the bucket's token and the turn of a request going out at these readings."""
+        self.pacer.take(monotonic)
+        if self.turns is not None:
+            self.turns.take(wall)
 
     def rate_limited(self, retry_after: float) -> None:
         self.pacer.rate_limited(self._monotonic(), retry_after)

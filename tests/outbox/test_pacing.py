@@ -29,7 +29,7 @@ def test_a_till_takes_its_share_of_the_key_budget() -> None:
     assert till_rate(10.0, 1) == 10.0
     assert till_rate(10.0, 8) == UNSLOTTED_BUDGET / 8  # a random place: a budget chance keeps under 50
     assert till_rate(10.0, 500) == 0.08
-    assert till_rate(10.0, 8, slotted=True) == FLEET_BUDGET / 8 == 5.75  # turns by slot: the budget is exact
+    assert till_rate(10.0, 8, slotted=True) == FLEET_BUDGET / 8 == 5.625  # turns by slot: the budget is exact
     assert till_rate(10.0, 2, slotted=True) == 10.0  # never above the till's own cap
     assert till_rate(10.0, 0) == 10.0  # nonsense is treated as a till alone, not a division by zero
 

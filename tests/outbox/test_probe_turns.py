@@ -138,7 +138,7 @@ def test_a_fleet_tills_probes_come_no_faster_than_its_turns(tmp_path: Path) -> N
         db.open()
         status = LoyaltyStatus(3)
         loop = asyncio.get_running_loop()
-        gate = till_gate(10.0, 14, 3, random.Random(1), loop.time, time.time)  # 46/14 a second: every 0.3 s
+        gate = till_gate(10.0, 14, 3, random.Random(1), loop.time, time.time)  # 45/14 a second: every 0.31 s
         worker = OutboxWorker(
             OutboxStore(db, 30, 3600), {}, status, EventBus(), time.time, limiter=gate, monotonic=loop.time
         )
@@ -152,3 +152,47 @@ def test_a_fleet_tills_probes_come_no_faster_than_its_turns(tmp_path: Path) -> N
 
     calls, turns = asyncio.run(main())
     assert calls <= turns + 2  # not 1.5 / 0.02 = 75
+
+
+def test_a_background_send_refused_at_connect_is_taken_back_too(tmp_path: Path) -> None:
+    """Not only the probe's: any paced send the vendor never saw. The cashier's own send keeps its attempt."""
+
+    async def main() -> None:
+        executor = Scripted(NotSent("loyalty_unreachable", unreached=True))
+        worker = await a_till(tmp_path, executor, LoyaltyStatus(3), ops=2)
+        paced = await worker.kick("o0", paced=True)
+        assert (paced.state, paced.attempts) == (CAPTURED, 0)
+        assert worker.store.is_due(paced)
+        cashier = await worker.kick("o1")
+        assert (cashier.state, cashier.attempts) == (CAPTURED, 1)
+        assert not worker.store.is_due(cashier)  # the usual backoff
+        worker.store.db.close()
+
+    asyncio.run(main())
+
+
+def test_an_op_taken_back_past_its_park_deadline_is_parked_for_a_person(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = Database(tmp_path / "db.sqlite3")
+        db.open()
+        store = OutboxStore(db, 30, 0.2)  # parked after 0.2 s
+        await store.capture(op_id="o0", kind=VOUCHER_REDEEM, target_id="t0", contact_id="c", now=time.time())
+        worker = OutboxWorker(
+            store,
+            {VOUCHER_REDEEM: Scripted(NotSent("loyalty_unreachable", unreached=True))},
+            offline_status(),
+            EventBus(),
+            time.time,
+            rate=10.0,
+            on_final=finals.append,
+        )
+        await asyncio.sleep(0.3)
+        assert await worker.probe(Probe()) is None
+        op = await store.get("o0")
+        assert op is not None
+        assert (op.state, op.reason, op.attempts) == ("PARKED", "too_old", 0)
+        assert [f.op_id for f in finals] == ["o0"]
+        db.close()
+
+    finals: list[Op] = []
+    asyncio.run(main())
