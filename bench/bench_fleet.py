@@ -222,6 +222,7 @@ def run() -> list[Figure]:
             out += figures(name, bound, m.drain, m.peak, share, m.left)
             # What the gates released, before this one machine's commits and HTTP could bunch it up.
             out.append(Figure(f"{name}: peak of paced turns, busiest 1 s", m.turns_peak, "req/s", note="at the gates"))
+            out.append(Figure(f"{name}: requests after the outage", m.requests, "", note=f"for {total} ops"))
     for tills in VIRTUAL_TILLS:
         scenario = Scenario(tills, OPS_PER_TILL, max_rate=MAX_RATE, probe_interval=PROBE_INTERVAL)
         for variant in (scenario, replace(scenario, clock_skew=CLOCK_SKEW), replace(scenario, slotted=False)):
