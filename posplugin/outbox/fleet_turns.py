@@ -68,7 +68,7 @@ class FleetTurns:
             self._taken = None  # the clock stepped back: turns "taken" ahead of it mean nothing now
         if self._promised is not None and self._promised > latest + 1:
             self._promised = None
-        taken = self._taken if self._taken is not None else -math.inf
+        taken = self._taken if self._taken is not None else latest - 2  # none lately: as after idleness
         # A turn may be had a little late (``late``) by whoever waited for it, and by a busy queue for the turn
         # right after its last one (a slow commit). After idleness it may not: tills that come back together
         # would each take the turn just gone.
@@ -77,4 +77,4 @@ class FleetTurns:
                 return k
         if self.at(latest) >= wall - TOLERANCE and latest > taken:
             return latest
-        return max(latest + 1, int(taken) + 1) if taken != -math.inf else latest + 1
+        return max(latest + 1, taken + 1)

@@ -5,10 +5,10 @@ A till takes its fair share of a fleet budget (``till_rate``) and spends it thro
 - Refill at the share, at most ``burst`` tokens saved (two: a busy queue whose requests come a little late,
   after a slow commit, catches up one turn): over any window of W seconds a till sends at most share × W + burst
   paced requests, whatever the clock, the answers or the order of calls.
-- A till that comes back from idle (the first use, an outage, a suspended VM) does not find a full bucket: it
-  starts with a full bucket when its turns on the fleet's clock space its requests (``fleet_turns``), else a
-  random way towards its first token, drawn from its own random source. Either way tills that see the vendor
-  again in the same instant spread their first requests over one interval instead of sending together.
+- Tills that come back from idle in the same instant (the first use, an outage, a suspended VM) spread their
+  first requests over one interval instead of sending together. In a fleet their turns on the shared clock do
+  it (``fleet_turns``; the bucket is then full, so that the turn decides); otherwise the bucket starts a random
+  way towards its first token, drawn from the till's own random source.
 - A 429 pauses for its ``Retry-After`` plus jitter and halves the rate (at most down to 1/64 of the share);
   each success adds back a twentieth of the share. A fleet told "too fast" settles below the limit.
 
