@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,7 +51,7 @@ def test_a_slot_is_checked_against_the_fleet_size_after_all_files_are_read() -> 
         fleet(fleet_slot=-2)
 
 
-def test_the_agent_of_a_slot_beyond_the_fleet_still_starts_and_paces(agent_factory: Any, tmp_path: Path) -> None:
+def test_the_agent_of_a_slot_beyond_the_fleet_still_starts_and_paces(agent_factory: Any) -> None:
     agent = agent_factory(offline={"tills_sharing_key": 4, "fleet_slot": 9})
     with agent.client() as http:
         assert http.get("/api/v1/health").status_code == 200

@@ -55,12 +55,12 @@ def till_gate(
     wall: Callable[[], float] = time.time,
 ) -> PacerGate:
     """A till's pacing. Alone: its token bucket. In a fleet: the bucket, and turns on the shared wall clock at
-    its slot — or, with no slot, at a place drawn at random (and the lower budget chance then needs)."""
+    its slot (one of the fleet's: ``OfflineConfig.slot`` gives None for any other) — or, with no slot, at a place
+    drawn at random (and the lower budget chance then needs)."""
     if tills_sharing_key <= 1:
         return PacerGate(Pacer(till_rate(max_rate, 1), rng), monotonic)
-    slotted = slot is not None and 0 <= slot < tills_sharing_key
-    share = till_rate(max_rate, tills_sharing_key, slotted)
-    phase = slot_phase(slot, tills_sharing_key, share) if slot is not None and slotted else rng.random() / share
+    share = till_rate(max_rate, tills_sharing_key, slotted=slot is not None)
+    phase = rng.random() / share if slot is None else slot_phase(slot, tills_sharing_key, share)
     return PacerGate(Pacer(share, rng, spread=False), monotonic, FleetTurns(share, phase), wall)
 
 
